@@ -1,0 +1,182 @@
+"""The port every CRM adapter implements, and the values that cross it.
+
+Connectors speak CRM; they never touch the store. Everything they return carries CRM ids
+and routing attributes only. Errors are sorted once, per connector, into the three kinds
+below; the sync layer decides what each kind means for the cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from routing.models import frozen_map
+
+
+class CrmError(Exception):
+    """Base of connector errors; messages carry endpoints and status codes, never lead data."""
+
+    phi_safe = True
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RetriableError(CrmError):
+    """429, 5xx, timeouts, resets: back off (honouring Retry-After) and try again."""
+
+
+class FatalError(CrmError):
+    """Other 4xx: this request will never succeed as sent; record it and move on."""
+
+
+class AuthError(CrmError):
+    """Bad or expired credentials, missing scopes, exhausted budget: a person must act."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrmOwner:
+    id: str
+    email: str | None
+    active: bool
+    is_queue: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CrmLead:
+    """A contact/lead as routing sees it."""
+
+    crm_id: str
+    created_at: datetime
+    owner_id: str | None  # the CRM's owner right now
+    eligible: bool  # unowned / placeholder-owned and passing the configured filters
+    attributes: Mapping[str, str] = field(default_factory=frozen_map)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class PollPage:
+    leads: Sequence[CrmLead]
+    cursor: str  # store it with the leads, in the same transaction
+    more: bool  # another page is waiting right now
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerWrite:
+    crm_id: str
+    owner_id: str
+    # the owners we may replace: none, a placeholder, or our own earlier assignment
+    replaceable: frozenset[str | None]
+    properties: Mapping[str, str] = field(default_factory=frozen_map)  # type: ignore[arg-type]
+
+
+class WriteOutcome(StrEnum):
+    WRITTEN = "written"
+    ALREADY = "already"  # the CRM already had this owner
+    OVERRIDDEN = "overridden"  # a person set another owner since: leave it
+    MISSING = "missing"  # the record is gone (deleted / merged)
+    REJECTED = "rejected"  # the CRM refused this write (fatal for this record)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerWriteResult:
+    crm_id: str
+    outcome: WriteOutcome
+    current_owner: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    key: str  # idempotency marker, written into the task body
+    crm_id: str
+    owner_id: str
+    subject: str
+    due: datetime
+    priority: str  # HIGH | MEDIUM | LOW
+    type: str = "CALL"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    key: str
+    task_id: str | None
+    created: bool  # False when an existing task with the marker was found
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptQuery:
+    crm_id: str
+    assigned_at: datetime
+    owner_id: str
+    task_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptState:
+    crm_id: str
+    owner_id: str | None  # the CRM's owner now (to notice a person's reassignment)
+    attempted_at: datetime | None  # first contact attempt after assignment, if any
+    signal: str | None = None  # what showed it: call, email, last_contacted, status, task_done
+    exists: bool = True
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """One CRM. All methods batch; none is called once per lead in a loop."""
+
+    kind: str
+
+    def owners(self) -> Sequence[CrmOwner]:
+        """Every owner/user/queue the CRM knows, active or not."""
+        ...
+
+    def poll(self, cursor: str | None, since: datetime, limit: int) -> PollPage:
+        """Records created at or after the cursor (minus the overlap), or since `since` if
+        there is no cursor yet, oldest first."""
+        ...
+
+    def fetch(self, crm_ids: Sequence[str]) -> Sequence[CrmLead]:
+        """Current state of these records; unknown ids are left out."""
+        ...
+
+    def write_owners(self, writes: Sequence[OwnerWrite]) -> Sequence[OwnerWriteResult]:
+        """Compare with the CRM's owner now, then write where still replaceable."""
+        ...
+
+    def create_tasks(self, tasks: Sequence[TaskRequest], *, check_existing: bool
+                     ) -> Sequence[TaskResult]:
+        """Create follow-up tasks; with check_existing, find tasks already carrying the
+        marker first (after an uncertain failure) so no task is created twice."""
+        ...
+
+    def contact_attempts(self, queries: Sequence[AttemptQuery]) -> Sequence[AttemptState]:
+        """Whether each lead was contacted since it was assigned."""
+        ...
+
+    def close(self) -> None: ...
+
+
+__all__ = [
+    "AttemptQuery",
+    "AttemptState",
+    "AuthError",
+    "Connector",
+    "CrmError",
+    "CrmLead",
+    "CrmOwner",
+    "FatalError",
+    "OwnerWrite",
+    "OwnerWriteResult",
+    "PollPage",
+    "RetriableError",
+    "TaskRequest",
+    "TaskResult",
+    "WriteOutcome",
+]

@@ -1,0 +1,312 @@
+"""HubSpot behind the `Connector` port: contacts, owners, tasks, contact attempts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from connectors.base import (
+    AttemptQuery,
+    AttemptState,
+    AuthError,
+    CrmLead,
+    CrmOwner,
+    OwnerWrite,
+    OwnerWriteResult,
+    PollPage,
+    TaskRequest,
+    TaskResult,
+    WriteOutcome,
+)
+from connectors.hubspot.search import CreatedDatePager
+from connectors.hubspot.transport import HubSpotTransport
+from connectors.hubspot.values import iso, parse_time, to_ms
+from connectors.paging import AfterPager, chunked
+from connectors.settings import HubSpotConfig
+
+BATCH = 100  # HubSpot batch read/update/create inputs
+TASK_TO_CONTACT = 204
+OWNER = "hubspot_owner_id"
+ATTEMPT_PROPERTIES = ("notes_last_contacted", "hs_last_sales_activity_timestamp",
+                      "hs_lead_status", "num_contacted_notes")
+INITIAL_LEAD_STATUSES = frozenset({"", "NEW", "OPEN"})
+MARKER_PREFIX = "leadrouter-ref:"
+SEARCH_GROUPS = 5  # filter groups per search request
+
+
+def marker(key: str) -> str:
+    return f"{MARKER_PREFIX}{key}"
+
+
+def _marker_in(text: str) -> str:
+    """The marker token inside a task body ('' when there is none)."""
+    start = text.find(MARKER_PREFIX)
+    if start < 0:
+        return ""
+    return text[start:].split()[0]
+
+
+class HubSpotConnector:
+    kind = "hubspot"
+
+    def __init__(self, settings: HubSpotConfig, fields: Mapping[str, str],
+                 transport: HubSpotTransport) -> None:
+        self.settings = settings
+        self.fields = dict(fields)
+        self.transport = transport
+        self._placeholders = frozenset(settings.placeholder_owners)
+        props = {OWNER, "createdate", *fields.values(), *settings.filters}
+        self._properties = sorted(props)
+
+    # --- reading --------------------------------------------------------------------------
+    def owners(self) -> Sequence[CrmOwner]:
+        found: list[CrmOwner] = []
+        for archived in (False, True):
+            def fetch(after: str | None, archived: bool = archived) -> dict[str, Any]:
+                params: dict[str, Any] = {"limit": 100, "archived": archived}
+                if after:
+                    params["after"] = after
+                return self.transport.call("owners.list", "crm.owners.owners_api", "get_page",
+                                           **params) or {}
+            for page in AfterPager(fetch):
+                for owner in page:
+                    found.append(CrmOwner(
+                        id=str(owner.get("id")), email=owner.get("email") or None,
+                        active=not archived and not owner.get("archived"),
+                        is_queue=str(owner.get("type", "PERSON")).upper() == "QUEUE"))
+        return found
+
+    def _lead(self, record: Mapping[str, Any]) -> CrmLead | None:
+        props = record.get("properties") or {}
+        created = parse_time(props.get("createdate") or record.get("createdAt"))
+        if created is None:
+            return None  # a record without a creation time cannot be placed on the cursor
+        owner = props.get(OWNER) or None
+        attributes = {attr: str(props[name]).strip() for attr, name in self.fields.items()
+                      if props.get(name) not in (None, "")}
+        return CrmLead(str(record["id"]), created, owner, self._eligible(owner, props),
+                       attributes)
+
+    def _eligible(self, owner: str | None, props: Mapping[str, Any]) -> bool:
+        if owner and owner not in self._placeholders:
+            return False
+        for name, allowed in self.settings.filters.items():
+            value = str(props.get(name) or "").strip().lower()
+            if value not in {a.lower() for a in allowed}:
+                return False
+        return True
+
+    def poll(self, cursor: str | None, since: datetime, limit: int) -> PollPage:
+        overlap = self.settings.poll_overlap
+        start = int(cursor) - int(overlap / timedelta(milliseconds=1)) if cursor else to_ms(since)
+        pager = CreatedDatePager(self.transport, self._properties, max(start, 0))
+        leads: dict[str, CrmLead] = {}
+        newest = int(cursor) if cursor else to_ms(since)
+        for page in pager:
+            for record in page:
+                lead = self._lead(record)
+                if lead is not None:
+                    leads[lead.crm_id] = lead
+                    newest = max(newest, to_ms(lead.created_at))
+            if len(leads) >= limit:
+                break
+        ordered = sorted(leads.values(), key=lambda lead: (lead.created_at, lead.crm_id))
+        return PollPage(ordered, str(newest), more=pager.has_more and len(leads) >= limit)
+
+    def _read(self, ids: Sequence[str], properties: Sequence[str]) -> dict[str, dict[str, Any]]:
+        records: dict[str, dict[str, Any]] = {}
+        for chunk in chunked(list(dict.fromkeys(ids)), BATCH):
+            body = {"inputs": [{"id": i} for i in chunk], "properties": list(properties),
+                    "propertiesWithHistory": []}
+            data = self.transport.call("contacts.batch_read", "crm.contacts.batch_api", "read",
+                                       batch_read_input_simple_public_object_id=body,
+                                       archived=False) or {}
+            for record in data.get("results") or []:
+                records[str(record["id"])] = record
+        return records
+
+    def fetch(self, crm_ids: Sequence[str]) -> Sequence[CrmLead]:
+        records = self._read(crm_ids, self._properties)
+        return [lead for r in records.values() if (lead := self._lead(r)) is not None]
+
+    # --- writing --------------------------------------------------------------------------
+    def write_owners(self, writes: Sequence[OwnerWrite]) -> Sequence[OwnerWriteResult]:
+        current = self._read([w.crm_id for w in writes], [OWNER])
+        results: list[OwnerWriteResult] = []
+        to_write: list[OwnerWrite] = []
+        for write in writes:
+            record = current.get(write.crm_id)
+            if record is None:
+                results.append(OwnerWriteResult(write.crm_id, WriteOutcome.MISSING))
+                continue
+            now_owner = (record.get("properties") or {}).get(OWNER) or None
+            if now_owner == write.owner_id and not write.properties:
+                results.append(OwnerWriteResult(write.crm_id, WriteOutcome.ALREADY, now_owner))
+            elif now_owner == write.owner_id or now_owner in write.replaceable:
+                to_write.append(write)
+            else:
+                results.append(OwnerWriteResult(write.crm_id, WriteOutcome.OVERRIDDEN, now_owner))
+        for chunk in chunked(to_write, BATCH):
+            body = {"inputs": [{"id": w.crm_id,
+                                "properties": {OWNER: w.owner_id, **w.properties}}
+                               for w in chunk]}
+            data = self.transport.call("contacts.batch_update", "crm.contacts.batch_api",
+                                       "update",
+                                       batch_input_simple_public_object_batch_input=body) or {}
+            done = {str(r["id"]) for r in data.get("results") or []}
+            failed = _error_ids(data)
+            for write in chunk:
+                if write.crm_id in done:
+                    results.append(OwnerWriteResult(write.crm_id, WriteOutcome.WRITTEN,
+                                                    write.owner_id))
+                else:
+                    reason = failed.get(write.crm_id, "not in the batch result")
+                    results.append(OwnerWriteResult(write.crm_id, WriteOutcome.REJECTED,
+                                                    error=reason))
+        return results
+
+    def _existing_tasks(self, tasks: Sequence[TaskRequest]) -> dict[str, str]:
+        """Tasks already carrying one of these markers, by key. Search takes at most five
+        filter groups (ORed), so five contacts per request."""
+        wanted = {marker(t.key): t.key for t in tasks}
+        found: dict[str, str] = {}
+        for chunk in chunked(sorted({t.crm_id for t in tasks}), SEARCH_GROUPS):
+            def fetch(after: str | None, ids: Sequence[str] = chunk) -> dict[str, Any]:
+                body: dict[str, Any] = {
+                    "filterGroups": [{"filters": [{"propertyName": "associations.contact",
+                                                   "operator": "EQ", "value": i}]}
+                                     for i in ids],
+                    "properties": ["hs_task_body"], "limit": 200}
+                if after:
+                    body["after"] = after
+                return self.transport.call("tasks.search", "crm.objects.tasks.search_api",
+                                           "do_search", search=True,
+                                           public_object_search_request=body) or {}
+            for page in AfterPager(fetch):
+                for task in page:
+                    body_text = str((task.get("properties") or {}).get("hs_task_body") or "")
+                    key = wanted.get(_marker_in(body_text))
+                    if key:
+                        found[key] = str(task["id"])
+        return found
+
+    def create_tasks(self, tasks: Sequence[TaskRequest], *, check_existing: bool
+                     ) -> Sequence[TaskResult]:
+        existing = self._existing_tasks(tasks) if check_existing and tasks else {}
+        results = [TaskResult(key, task_id, created=False) for key, task_id in existing.items()]
+        missing = [t for t in tasks if t.key not in existing]
+        for chunk in chunked(missing, BATCH):
+            body = {"inputs": [_task_input(t) for t in chunk]}
+            # no blind retry: a create answered with an error may still have been applied;
+            # the caller retries with check_existing=True, which finds it by its marker
+            data = self.transport.call("tasks.batch_create", "crm.objects.tasks.batch_api",
+                                       "create", retry=False,
+                                       batch_input_simple_public_object_input_for_create=body
+                                       ) or {}
+            by_marker = {}
+            for task in data.get("results") or []:
+                text = str((task.get("properties") or {}).get("hs_task_body") or "")
+                by_marker[_marker_in(text)] = str(task["id"])
+            for task in chunk:
+                task_id = by_marker.get(marker(task.key))
+                results.append(TaskResult(task.key, task_id, created=task_id is not None,
+                                          error=None if task_id else "not created"))
+        return results
+
+    def contact_attempts(self, queries: Sequence[AttemptQuery]) -> Sequence[AttemptState]:
+        records = self._read([q.crm_id for q in queries], [OWNER, *ATTEMPT_PROPERTIES])
+        done_tasks = self._completed_tasks([q.task_id for q in queries if q.task_id])
+        states: list[AttemptState] = []
+        for query in queries:
+            record = records.get(query.crm_id)
+            if record is None:
+                states.append(AttemptState(query.crm_id, None, None, exists=False))
+                continue
+            props = record.get("properties") or {}
+            attempted, signal = _attempt(props, query, done_tasks)
+            states.append(AttemptState(query.crm_id, props.get(OWNER) or None, attempted,
+                                       signal))
+        return states
+
+    def _completed_tasks(self, task_ids: Sequence[str]) -> dict[str, datetime | None]:
+        done: dict[str, datetime | None] = {}
+        for chunk in chunked(list(dict.fromkeys(task_ids)), BATCH):
+            body = {"inputs": [{"id": i} for i in chunk],
+                    "properties": ["hs_task_status", "hs_task_completion_date",
+                                   "hs_lastmodifieddate"], "propertiesWithHistory": []}
+            data = self.transport.call("tasks.batch_read", "crm.objects.tasks.batch_api",
+                                       "read", batch_read_input_simple_public_object_id=body,
+                                       archived=False) or {}
+            for task in data.get("results") or []:
+                props = task.get("properties") or {}
+                if str(props.get("hs_task_status") or "").upper() == "COMPLETED":
+                    done[str(task["id"])] = parse_time(props.get("hs_task_completion_date")
+                                                       or props.get("hs_lastmodifieddate"))
+        return done
+
+    def close(self) -> None:
+        """Nothing to release: urllib3 pools close with the process."""
+
+
+def _attempt(props: Mapping[str, Any], query: AttemptQuery,
+             done_tasks: Mapping[str, datetime | None]) -> tuple[datetime | None, str | None]:
+    candidates: list[tuple[datetime, str]] = []
+    for name, signal in (("notes_last_contacted", "last_contacted"),
+                         ("hs_last_sales_activity_timestamp", "sales_activity")):
+        moment = parse_time(props.get(name))
+        if moment is not None and moment >= query.assigned_at:
+            candidates.append((moment, signal))
+    if query.task_id and query.task_id in done_tasks:
+        candidates.append((done_tasks[query.task_id] or query.assigned_at, "task_done"))
+    status = str(props.get("hs_lead_status") or "").upper()
+    if status not in INITIAL_LEAD_STATUSES:
+        candidates.append((query.assigned_at, "lead_status"))
+    if not candidates:
+        return None, None
+    moment, signal = min(candidates)
+    return moment, signal
+
+
+def _task_input(task: TaskRequest) -> dict[str, Any]:
+    return {
+        "properties": {
+            "hs_timestamp": iso(task.due),
+            "hs_task_subject": task.subject,
+            "hs_task_body": f"Assigned by leadrouter. {marker(task.key)}",
+            "hs_task_status": "NOT_STARTED",
+            "hs_task_priority": task.priority,
+            "hs_task_type": task.type,
+            OWNER: task.owner_id,
+        },
+        "associations": [{"to": {"id": task.crm_id}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_CONTACT}]}],
+    }
+
+
+def _error_ids(data: Mapping[str, Any]) -> dict[str, str]:
+    """Record ids named by a 207 answer's errors, with the error category (no message text)."""
+    failed: dict[str, str] = {}
+    for error in data.get("errors") or []:
+        category = str(error.get("category") or "error")
+        context = error.get("context") or {}
+        for record_id in context.get("ids") or context.get("id") or []:
+            failed[str(record_id)] = category
+    return failed
+
+
+def create_connector(settings: HubSpotConfig, fields: Mapping[str, str], *,
+                     environ: Mapping[str, str] | None = None,
+                     **transport_options: Any) -> HubSpotConnector:
+    """Entry point `leadrouter.connectors: hubspot`. The token comes from the environment."""
+    environ = os.environ if environ is None else environ
+    token = environ.get(settings.token_env, "")
+    if not token:
+        raise AuthError(f"environment variable {settings.token_env} (crm.hubspot.token_env) "
+                        "is empty: set it to the private-app token")
+    transport = HubSpotTransport(
+        base_url=settings.base_url, token=token, ca_bundle=settings.ca_bundle,
+        timeout=settings.timeout.total_seconds(), requests_per_10s=settings.requests_per_10s,
+        searches_per_second=settings.searches_per_second, **transport_options)
+    return HubSpotConnector(settings, fields, transport)

@@ -1,0 +1,32 @@
+"""Pagination, written once: `after`-token pages and fixed-size batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most `size` items (CRM batch endpoints cap their inputs)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class AfterPager:
+    """Follows `paging.next.after` until the last page; `fetch(after)` returns one page."""
+
+    def __init__(self, fetch: Callable[[str | None], dict[str, Any]], *,
+                 max_pages: int = 10_000) -> None:
+        self._fetch = fetch
+        self._max_pages = max_pages
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        after: str | None = None
+        for _ in range(self._max_pages):
+            page = self._fetch(after) or {}
+            yield list(page.get("results") or [])
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return

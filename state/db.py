@@ -1,0 +1,195 @@
+"""Opening the store: engine creation for SQLite (WAL, busy timeout, BEGIN IMMEDIATE) or
+PostgreSQL (psycopg 3), schema migration, health check. Nothing happens at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from state.errors import StoreError, driver_reason
+from state.migrations import check_version, migrate
+from state.uow import READ_ONLY_OPTION, UnitOfWork
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+_SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
+_PG_ALIASES = {"postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg"}
+
+
+class Store:
+    """A handle on the state database. Use `unit_of_work()` for every access."""
+
+    def __init__(self, engine: Engine, *, display_url: str) -> None:
+        self.engine = engine
+        self.url = display_url  # password hidden
+        self.dialect: str = engine.dialect.name  # "sqlite" | "postgresql"
+
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        """`with store.unit_of_work() as uow: ...; uow.commit()`.
+
+        Rolls back whatever is not committed when the block ends (also on exception).
+        `read_only=True` opens a plain deferred transaction on SQLite (readers do not take
+        the write lock) and refuses `commit()`.
+        """
+        return UnitOfWork(self.engine, read_only=read_only)
+
+    def check(self, *, full: bool = False) -> None:
+        """Raise StoreError unless the database answers and has the expected schema.
+
+        SQLite: `PRAGMA quick_check` (`integrity_check` with full=True). PostgreSQL: `SELECT 1`.
+        """
+        try:
+            with self.engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+                if self.dialect == "sqlite":
+                    pragma = "integrity_check" if full else "quick_check"
+                    rows = [str(r[0]) for r in conn.exec_driver_sql(f"PRAGMA {pragma}")]
+                    if rows != ["ok"]:
+                        lines = [ln for row in rows for ln in row.splitlines() if ln.strip()]
+                        more = f" (+{len(lines) - 3} more)" if len(lines) > 3 else ""
+                        raise StoreError(
+                            "state database integrity check failed: "
+                            + "; ".join(lines[:3])[:400]
+                            + more
+                        )
+                else:
+                    conn.execute(text("SELECT 1"))
+                check_version(conn)
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"state database {self.url} is not usable: {driver_reason(exc)}"
+            ) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+
+def open_store(
+    url: str,
+    *,
+    migrate_schema: bool = True,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    connect_timeout_s: int = 10,
+) -> Store:
+    """Open (and by default create or migrate) the store at `url`.
+
+    `sqlite:///path.db` (relative) or `sqlite:////abs/path.db`; `sqlite://` is in memory.
+    `postgresql+psycopg://user:pw@host/db` (`postgresql://` and `postgres://` mean the same).
+    Raises StoreError for a bad URL, an unreachable database or an unknown schema version.
+    """
+    parsed = _parse(url)
+    display = parsed.render_as_string(hide_password=True)
+    if parsed.drivername in _SQLITE_DRIVERS:
+        engine = _sqlite_engine(parsed, busy_timeout_ms)
+    else:
+        engine = _postgres_engine(parsed, pool_size, max_overflow, connect_timeout_s)
+    store = Store(engine, display_url=display)
+    try:
+        with engine.connect() as conn:
+            conn.rollback()
+        if migrate_schema:
+            migrate(engine)
+        else:
+            with engine.connect() as conn:
+                check_version(conn)
+                conn.rollback()
+    except StoreError:
+        engine.dispose()
+        raise
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open state database {display}: {driver_reason(exc)}") from None
+    return store
+
+
+def _parse(url: str) -> URL:
+    if not isinstance(url, str) or not url.strip():
+        raise StoreError("state_url is empty; use sqlite:///PATH or postgresql+psycopg://...")
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError:
+        raise StoreError(
+            "state_url is not a database URL; use sqlite:///PATH or postgresql+psycopg://..."
+        ) from None
+    driver = parsed.drivername.lower()
+    if driver in _SQLITE_DRIVERS:
+        return parsed.set(drivername="sqlite+pysqlite")
+    if driver in _PG_ALIASES:
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StoreError(
+        f"state_url scheme {parsed.drivername!r} is not supported; "
+        "use sqlite:///PATH or postgresql+psycopg://..."
+    )
+
+
+def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
+    database = url.database or ""
+    memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    kwargs: dict[str, Any] = {
+        "connect_args": {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
+    }
+    if memory:
+        kwargs["poolclass"] = StaticPool  # one shared connection, else each sees its own DB
+    else:
+        parent = Path(database).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise StoreError(f"state database directory does not exist: {parent}")
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite (it would BEGIN DEFERRED lazily and
+        # COMMIT before DDL); we emit BEGIN [IMMEDIATE] ourselves in `_on_begin`.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if not memory:
+                cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Write transactions take the write lock up front: two writers never both hold a
+        # read snapshot and then deadlock on the upgrade (SQLITE_BUSY without waiting).
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: URL, pool_size: int, max_overflow: int, connect_timeout_s: int) -> Engine:
+    try:
+        return create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            pool_timeout=30,
+            connect_args={"connect_timeout": connect_timeout_s, "application_name": "leadrouter"},
+        )
+    except (NoSuchModuleError, ImportError):
+        raise StoreError(
+            "PostgreSQL support needs psycopg 3: pip install 'leadrouter[postgres]'"
+        ) from None

@@ -1,0 +1,10 @@
+"""Repositories: small query objects bound to one unit of work's session."""
+
+from state.repos.audit import AuditRepo
+from state.repos.cursors import CursorRepo
+from state.repos.inbox import InboxRepo
+from state.repos.leads import LeadRepo
+from state.repos.outbox import OutboxRepo
+from state.repos.pointers import PointerRepo
+
+__all__ = ["AuditRepo", "CursorRepo", "InboxRepo", "LeadRepo", "OutboxRepo", "PointerRepo"]

@@ -1,0 +1,54 @@
+"""Dialect-portable INSERT ... ON CONFLICT helpers (SQLite and PostgreSQL share the syntax)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import literal_column
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+
+def dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(session: Session, model: type[SQLModel]) -> Any:
+    if dialect_name(session) == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
+def insert_ignore(
+    session: Session,
+    model: type[SQLModel],
+    values: Mapping[str, Any],
+    conflict: Sequence[str],
+) -> bool:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING; True when a row was inserted.
+
+    Safe under concurrency on both databases: a duplicate never raises.
+    """
+    stmt = (
+        _insert(session, model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(literal_column("1"))
+    )
+    # RETURNING rather than rowcount: psycopg reports -1 for this statement through
+    # SQLAlchemy, and RETURNING yields a row exactly when one was inserted.
+    return session.execute(stmt).first() is not None
+
+
+def upsert(
+    session: Session,
+    model: type[SQLModel],
+    values: Mapping[str, Any],
+    conflict: Sequence[str],
+    update: Mapping[str, Any],
+) -> None:
+    """INSERT ... ON CONFLICT (conflict) DO UPDATE SET update."""
+    stmt = _insert(session, model).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=dict(update))
+    session.execute(stmt)

@@ -1,0 +1,82 @@
+"""Webhook events persisted before the 2xx answer, processed right after.
+
+Only the fields the pipeline needs are kept, never a raw payload (it may carry PHI)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from state.repos._sql import insert_ignore
+from state.tables import Crm, InboxRow
+from state.types import as_utc, utcnow
+
+
+class InboxRepo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        source: Crm | str,
+        dedupe_key: str,
+        crm_id: str,
+        event_type: str,
+        occurred_at: datetime | None = None,
+        *,
+        received_at: datetime | None = None,
+    ) -> bool:
+        """Store an event; False when `dedupe_key` is known (never raises for a duplicate,
+        also when two workers race: INSERT ... ON CONFLICT DO NOTHING)."""
+        return insert_ignore(
+            self.session,
+            InboxRow,
+            {
+                "source": Crm(source).value,
+                "dedupe_key": dedupe_key,
+                "crm_id": crm_id,
+                "event_type": event_type,
+                "occurred_at": as_utc(occurred_at) if occurred_at else None,
+                "received_at": as_utc(received_at) if received_at else utcnow(),
+            },
+            ["dedupe_key"],
+        )
+
+    def unprocessed(self, limit: int, *, lock: bool = False) -> list[InboxRow]:
+        """Oldest first. `lock` skips rows another worker holds (PostgreSQL)."""
+        stmt = (
+            select(InboxRow)
+            .where(col(InboxRow.processed_at).is_(None))
+            .order_by(col(InboxRow.id))
+            .limit(limit)
+        )
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.exec(stmt))
+
+    def mark_processed(self, ids: Iterable[int], *, now: datetime | None = None) -> int:
+        id_list = list(ids)
+        if not id_list:
+            return 0
+        stmt = (
+            update(InboxRow)
+            .where(col(InboxRow.id).in_(id_list), col(InboxRow.processed_at).is_(None))
+            .values(processed_at=as_utc(now) if now else utcnow())
+        )
+        return int(getattr(self.session.execute(stmt), "rowcount", 0))
+
+    def backlog(self) -> int:
+        stmt = (
+            select(func.count()).select_from(InboxRow).where(col(InboxRow.processed_at).is_(None))
+        )
+        return int(self.session.exec(stmt).one())
+
+    def purge_processed(self, before: datetime) -> int:
+        """Delete processed events older than `before` (dedupe keys are kept until then)."""
+        stmt = delete(InboxRow).where(
+            col(InboxRow.processed_at).is_not(None), col(InboxRow.processed_at) < as_utc(before)
+        )
+        return int(getattr(self.session.execute(stmt), "rowcount", 0))

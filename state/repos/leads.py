@@ -1,0 +1,237 @@
+"""Lead rows: idempotent arrival, lifecycle updates, capacity and SLA queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from state.repos._sql import insert_ignore
+from state.tables import OPEN_STATUSES, SLA_RUNNING_STATUSES, Crm, LeadRow, LeadStatus
+from state.types import as_utc, utcnow
+
+MAX_ATTRIBUTE_LENGTH = 128
+# Defence in depth: attribute names that are personal data, not routing inputs.
+_PHI_ATTRIBUTE_NAMES = frozenset(
+    {
+        "name", "firstname", "lastname", "fullname", "email", "emailaddress", "phone",
+        "phonenumber", "mobilephone", "mobile", "address", "streetaddress", "street", "dob",
+        "dateofbirth", "birthdate", "ssn", "notes", "note", "message", "comments",
+        "description", "diagnosis",
+    }
+)  # fmt: skip
+_UPDATABLE = frozenset(LeadRow.model_fields) - {"id", "crm", "crm_id", "first_seen_at"}
+_DATETIME_FIELDS = frozenset(
+    {"created_at", "assigned_at", "owner_written_at", "sla_due", "held_until", "contacted_at"}
+)
+
+
+def clean_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
+    """Routing attributes as short strings; refuse names that are PHI and long free text.
+
+    Error messages name the attribute, never its value.
+    """
+    out: dict[str, str] = {}
+    for key, value in attributes.items():
+        name = str(key)
+        if name.lower().replace("_", "").replace("-", "") in _PHI_ATTRIBUTE_NAMES:
+            raise ValueError(
+                f"attribute {name!r} is personal data; the store keeps routing attributes only"
+            )
+        if value is None:
+            continue
+        text = str(value)
+        if len(text) > MAX_ATTRIBUTE_LENGTH:
+            raise ValueError(f"attribute {name!r} is too long for a routing attribute")
+        out[name] = text
+    return out
+
+
+class LeadRepo:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRow | None:
+        """`lock=True` holds the row (SELECT ... FOR UPDATE on PostgreSQL) until commit."""
+        stmt = select(LeadRow).where(LeadRow.crm == crm, LeadRow.crm_id == crm_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.exec(stmt).first()
+
+    def add_seen(
+        self,
+        crm: str,
+        crm_id: str,
+        created_at: datetime,
+        attributes: Mapping[str, object],
+        *,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record a lead as `seen` unless known already; True when it is new.
+
+        An existing row is left as it is (update it explicitly if its attributes changed).
+        """
+        at = as_utc(now) if now else utcnow()
+        return insert_ignore(
+            self.session,
+            LeadRow,
+            {
+                "crm": Crm(crm).value,
+                "crm_id": crm_id,
+                "created_at": as_utc(created_at),
+                "first_seen_at": at,
+                "attributes": clean_attributes(attributes),
+                "status": LeadStatus.SEEN.value,
+                "assignment": 0,
+                "reassignments": 0,
+                "excluded": [],
+                "updated_at": at,
+            },
+            ["crm", "crm_id"],
+        )
+
+    def update(
+        self, crm: str, crm_id: str, *, now: datetime | None = None, **changes: Any
+    ) -> LeadRow:
+        """Set fields of an existing lead; `status` must be a LeadStatus value."""
+        row = self._require(crm, crm_id)
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise TypeError(f"not updatable lead fields: {sorted(unknown)}")
+        for field, value in changes.items():
+            if field == "status":
+                value = LeadStatus(value).value
+            elif field == "attributes":
+                value = clean_attributes(value)
+            elif field == "excluded":
+                value = sorted({str(v) for v in value})
+            elif field in _DATETIME_FIELDS and value is not None:
+                value = as_utc(value)
+            setattr(row, field, value)
+        row.updated_at = as_utc(now) if now else utcnow()
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def assign(
+        self,
+        crm: str,
+        crm_id: str,
+        *,
+        owner: str,
+        crm_owner_id: str | None,
+        rule: str | None,
+        sla_due: datetime | None,
+        now: datetime,
+    ) -> LeadRow:
+        """Record a routing decision: status `routed`, assignment +1 (read it back for the
+        outbox keys), previous owner kept, re-assignment counted."""
+        row = self._require(crm, crm_id)
+        if row.assignment > 0:
+            row.reassignments += 1
+        if row.owner is not None and row.owner != owner:
+            row.previous_owner = row.owner
+        row.owner = owner
+        row.crm_owner_id = crm_owner_id
+        row.rule = rule
+        row.assignment += 1
+        row.status = LeadStatus.ROUTED.value
+        row.assigned_at = as_utc(now)
+        row.sla_due = as_utc(sla_due) if sla_due else None
+        row.held_until = None
+        row.owner_written_at = None
+        row.updated_at = as_utc(now)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def mark_breached(self, crm: str, crm_id: str, *, now: datetime) -> LeadRow:
+        """SLA missed: status `breached`, the current owner excluded from re-routing."""
+        row = self._require(crm, crm_id)
+        excluded = set(row.excluded or [])
+        if row.owner:
+            excluded.add(row.owner)
+        row.excluded = sorted(excluded)
+        row.status = LeadStatus.BREACHED.value
+        row.updated_at = as_utc(now)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def open_counts(self) -> dict[str, int]:
+        """Open leads per coordinator: owner set and status routed, owner_written,
+        task_created or breached (assigned, not yet contacted, not handed over)."""
+        stmt = (
+            select(LeadRow.owner, func.count())
+            .where(col(LeadRow.status).in_(_values(OPEN_STATUSES)), col(LeadRow.owner).is_not(None))
+            .group_by(LeadRow.owner)
+        )
+        return {str(owner): int(n) for owner, n in self.session.exec(stmt)}
+
+    def due_for_sla(self, now: datetime, *, limit: int = 500, lock: bool = False) -> list[LeadRow]:
+        """Leads whose SLA clock runs (routed, owner_written, task_created) and whose
+        deadline is at or before `now`, oldest deadline first. `lock` skips rows another
+        worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+        stmt = (
+            select(LeadRow)
+            .where(
+                col(LeadRow.status).in_(_values(SLA_RUNNING_STATUSES)),
+                col(LeadRow.sla_due).is_not(None),
+                col(LeadRow.sla_due) <= as_utc(now),
+            )
+            .order_by(col(LeadRow.sla_due), col(LeadRow.id))
+            .limit(limit)
+        )
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.exec(stmt))
+
+    def held_due(self, now: datetime, *, limit: int = 500, lock: bool = False) -> list[LeadRow]:
+        """Held leads whose release time has come, earliest first."""
+        stmt = (
+            select(LeadRow)
+            .where(
+                LeadRow.status == LeadStatus.HELD.value,
+                col(LeadRow.held_until).is_not(None),
+                col(LeadRow.held_until) <= as_utc(now),
+            )
+            .order_by(col(LeadRow.held_until), col(LeadRow.id))
+            .limit(limit)
+        )
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.exec(stmt))
+
+    def by_status(
+        self,
+        *statuses: LeadStatus | str,
+        owner: str | None = None,
+        limit: int | None = None,
+    ) -> list[LeadRow]:
+        """Leads in any of `statuses` (all leads when none given), oldest first."""
+        stmt = select(LeadRow)
+        if statuses:
+            stmt = stmt.where(col(LeadRow.status).in_(_values(statuses)))
+        if owner is not None:
+            stmt = stmt.where(LeadRow.owner == owner)
+        stmt = stmt.order_by(col(LeadRow.created_at), col(LeadRow.id))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list(self.session.exec(stmt))
+
+    def count_by_status(self) -> dict[str, int]:
+        stmt = select(LeadRow.status, func.count()).group_by(LeadRow.status)
+        return {str(status): int(n) for status, n in self.session.exec(stmt)}
+
+    def _require(self, crm: str, crm_id: str) -> LeadRow:
+        row = self.get(crm, crm_id)
+        if row is None:
+            raise LookupError(f"no lead {crm}/{crm_id} in the store")
+        return row
+
+
+def _values(statuses: Iterable[LeadStatus | str]) -> list[str]:
+    return sorted(LeadStatus(s).value for s in statuses)

@@ -1,0 +1,206 @@
+"""SQLModel tables of the state store.
+
+PHI rule: a lead row holds CRM ids, timestamps, coordinator ids and the routing attributes
+the caller passes (insurance category, state, zip, source, level of care) -- never names,
+emails, phones or free text. The inbox keeps the fields the pipeline needs, never a raw
+webhook payload (HubSpot's `propertyValue` may be PHI).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, Table, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from state.types import JsonType, UTCDateTime
+
+
+class Crm(StrEnum):
+    HUBSPOT = "hubspot"
+    SALESFORCE = "salesforce"
+
+
+class LeadStatus(StrEnum):
+    """Lead lifecycle (see DESIGN.md)."""
+
+    SEEN = "seen"
+    ROUTED = "routed"
+    OWNER_WRITTEN = "owner_written"
+    TASK_CREATED = "task_created"
+    CONTACTED = "contacted"
+    BREACHED = "breached"
+    HELD = "held"
+    SKIPPED = "skipped"
+    OVERRIDDEN = "overridden"
+    UNROUTABLE = "unroutable"
+    ESCALATED_FINAL = "escalated_final"
+
+
+# Assigned to a coordinator and not yet contacted: these count against capacity.
+OPEN_STATUSES: frozenset[LeadStatus] = frozenset(
+    {LeadStatus.ROUTED, LeadStatus.OWNER_WRITTEN, LeadStatus.TASK_CREATED, LeadStatus.BREACHED}
+)
+# The SLA clock is running for the current owner.
+SLA_RUNNING_STATUSES: frozenset[LeadStatus] = frozenset(
+    {LeadStatus.ROUTED, LeadStatus.OWNER_WRITTEN, LeadStatus.TASK_CREATED}
+)
+# Nothing more will happen to the lead (apart from measuring contact for overridden ones).
+TERMINAL_STATUSES: frozenset[LeadStatus] = frozenset(
+    {
+        LeadStatus.CONTACTED,
+        LeadStatus.SKIPPED,
+        LeadStatus.OVERRIDDEN,
+        LeadStatus.UNROUTABLE,
+        LeadStatus.ESCALATED_FINAL,
+    }
+)
+
+
+class AuditKind(StrEnum):
+    ARRIVED = "arrived"
+    DECISION = "decision"
+    HELD = "held"
+    RELEASED = "released"
+    OWNER_WRITTEN = "owner_written"
+    TASK_CREATED = "task_created"
+    CONTACT_ATTEMPT = "contact_attempt"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+    OVERRIDDEN = "overridden"
+    SKIPPED = "skipped"
+    UNROUTABLE = "unroutable"
+    ERROR = "error"
+
+
+class OutboxKind(StrEnum):
+    OWNER = "owner"
+    TASK = "task"
+    METADATA = "metadata"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class LeadRow(SQLModel, table=True):
+    __tablename__ = "lead"
+    __table_args__ = (
+        UniqueConstraint("crm", "crm_id", name="uq_lead_crm_id"),
+        Index("ix_lead_status_sla_due", "status", "sla_due"),
+        Index("ix_lead_status_held_until", "status", "held_until"),
+        Index("ix_lead_status_owner", "status", "owner"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    crm: str = Field(max_length=16)
+    crm_id: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # creation time in the CRM
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JsonType)
+    status: str = Field(default=LeadStatus.SEEN.value, max_length=24)
+    owner: str | None = Field(default=None, max_length=128)  # coordinator id
+    crm_owner_id: str | None = Field(default=None, max_length=64)
+    assignment: int = 0  # +1 per routing; part of outbox idempotency keys
+    rule: str | None = Field(default=None, max_length=128)
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    owner_written_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sla_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    held_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    contacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reassignments: int = 0
+    excluded: list[str] = Field(default_factory=list, sa_type=JsonType)
+    previous_owner: str | None = Field(default=None, max_length=128)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_lead_at", "crm", "crm_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    crm: str = Field(max_length=16)
+    crm_id: str = Field(max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=24)
+    coordinator: str | None = Field(default=None, max_length=128)
+    rule: str | None = Field(default=None, max_length=128)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JsonType)
+
+
+class PointerRow(SQLModel, table=True):
+    __tablename__ = "pointer"
+
+    key: str = Field(primary_key=True, max_length=255)
+    last_assigned: str | None = Field(default=None, max_length=128)
+    weights: dict[str, int] = Field(default_factory=dict, sa_type=JsonType)
+
+
+class CursorRow(SQLModel, table=True):
+    __tablename__ = "cursor"
+
+    name: str = Field(primary_key=True, max_length=255)
+    value: str = Field(max_length=1024)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_lead", "crm", "crm_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)  # idempotency key, e.g. lead/<id>/v2/task
+    crm: str = Field(max_length=16)
+    crm_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JsonType)
+    status: str = Field(default=OutboxStatus.PENDING.value, max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    result: str | None = Field(default=None, max_length=255)
+
+
+class InboxRow(SQLModel, table=True):
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_unprocessed", "processed_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    crm_id: str = Field(max_length=64)
+    event_type: str = Field(max_length=64)
+    occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SchemaMetaRow(SQLModel, table=True):
+    __tablename__ = "schema_meta"
+
+    id: int = Field(default=1, primary_key=True)  # a single row
+    version: int
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+# Creation order (no foreign keys between them today, but keep it deterministic).
+STATE_TABLES: tuple[Table, ...] = tuple(
+    _table(m)
+    for m in (LeadRow, AuditRow, PointerRow, CursorRow, OutboxRow, InboxRow, SchemaMetaRow)
+)

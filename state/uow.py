@@ -1,0 +1,94 @@
+"""The unit of work: one session, one transaction, repositories bound to it.
+
+    with store.unit_of_work() as uow:
+        uow.leads.add_seen(...)
+        uow.outbox.enqueue(...)
+        uow.commit()
+
+Whatever is not committed when the block ends is rolled back, also on exception.
+A lost connection or a lock held past the busy timeout surfaces as `StoreUnavailable`
+(a `StoreError`, transient: retry the whole unit), with the driver's first message line
+only -- SQLAlchemy's own messages repeat the statement's parameters.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlmodel import Session
+
+from state.errors import StoreError, StoreUnavailable, driver_reason
+from state.repos import AuditRepo, CursorRepo, InboxRepo, LeadRepo, OutboxRepo, PointerRepo
+
+# Connection execution option: open a deferred (read) transaction on SQLite.
+READ_ONLY_OPTION = "leadrouter_read_only"
+
+
+class UnitOfWork:
+    session: Session
+    leads: LeadRepo
+    pointers: PointerRepo
+    cursors: CursorRepo
+    outbox: OutboxRepo
+    inbox: InboxRepo
+    audit: AuditRepo
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self._engine = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
+        self.read_only = read_only
+        self._open = False
+
+    def __enter__(self) -> UnitOfWork:
+        if self._open:
+            raise RuntimeError("unit of work already entered")
+        self.session = Session(self._engine, expire_on_commit=False, autoflush=True)
+        self.leads = LeadRepo(self.session)
+        self.pointers = PointerRepo(self.session)
+        self.cursors = CursorRepo(self.session)
+        self.outbox = OutboxRepo(self.session)
+        self.inbox = InboxRepo(self.session)
+        self.audit = AuditRepo(self.session)
+        self._open = True
+        return self
+
+    def commit(self) -> None:
+        if self.read_only:
+            raise StoreError("a read-only unit of work cannot commit")
+        try:
+            self.session.commit()
+        except _TRANSIENT as exc:
+            raise _unavailable(exc) from None
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            try:
+                self.session.rollback()
+            except SQLAlchemyError as rollback_exc:
+                if exc is None:
+                    raise _unavailable(rollback_exc) from None
+                # the original error below says more than the failed rollback
+        finally:
+            self.session.close()
+            self._open = False
+        if isinstance(exc, _TRANSIENT):
+            raise _unavailable(exc) from None
+
+
+_TRANSIENT = (OperationalError, InterfaceError)
+
+
+def _unavailable(exc: SQLAlchemyError) -> StoreUnavailable:
+    return StoreUnavailable(f"state database unavailable: {driver_reason(exc)}")

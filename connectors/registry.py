@@ -22,4 +22,4 @@ def connector_factory(kind: str) -> Callable[..., Any]:
     factory = matches[0].load()
     if not callable(factory):
         raise TypeError(f'entry point "{kind}" in {GROUP} is not a connector factory')
-    return factory  # type: ignore[no-any-return]
+    return factory

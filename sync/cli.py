@@ -13,7 +13,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from state.errors import StoreError
 from sync.config import Config, ConfigError, default_config_path, load_config
+from sync.context import StartupError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -58,6 +60,54 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from connectors.base import AuthError
+    from sync.context import build_context
+    from sync.cycle import run_cycle
+    from sync.logs import configure_logging, get_logger
+
+    config = _load(args)
+    configure_logging(config.service.log_format)
+    if not args.once:
+        print("leadrouter sync: only --once is available; use `leadrouter run` for the "
+              "service", file=sys.stderr)
+        return EXIT_USAGE
+    ctx = build_context(config)
+    try:
+        result = run_cycle(ctx)
+    except AuthError as exc:
+        get_logger("leadrouter").error("cycle.stopped", error=str(exc), error_type="AuthError")
+        print(f"leadrouter: {exc}: a person must fix the CRM credentials or scopes",
+              file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        ctx.close()
+    r = result
+    print(f"sync: {r.ingest.new} new leads ({r.ingest.skipped} skipped), "
+          f"{r.routing.routed} routed, {r.routing.held} held, {r.routing.unroutable} "
+          f"unroutable; {r.apply.owners_written} owners written, {r.apply.tasks_created} tasks "
+          f"created, {r.apply.overridden + r.sla.overridden} overridden; {r.sla.contacted} "
+          f"contacted, {r.sla.breached} breached, {r.sla.reassigned} reassigned, "
+          f"{r.sla.escalated} escalated to the final owner")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from state import open_store
+    from sync.explain import explain
+
+    config = _load(args)
+    store = open_store(config.service.state_url, migrate_schema=False)
+    try:
+        if not explain(store, config.crm_kind, args.crm_id, Console(highlight=False)):
+            print(f"leadrouter: lead {args.crm_id} is not in the state store "
+                  f"({config.crm_kind})", file=sys.stderr)
+            return EXIT_FAILED
+    finally:
+        store.close()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leadrouter",
@@ -77,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
                      "attributes named in [fields]")
     sim.add_argument("--json", action="store_true", help="one JSON object per lead on stdout")
     sim.set_defaults(handler=cmd_simulate)
+
+    sync = commands.add_parser("sync", help="run one full cycle against the CRM and exit")
+    sync.add_argument("--once", action="store_true", required=True,
+                      help="ingest, route, write owners and tasks, detect contact attempts, "
+                           "escalate breached leads; then exit")
+    sync.set_defaults(handler=cmd_sync)
+
+    exp = commands.add_parser("explain", help="print one lead's decision trail")
+    exp.add_argument("crm_id", metavar="CRM_ID")
+    exp.set_defaults(handler=cmd_explain)
     return parser
 
 
@@ -90,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_USAGE
+    except (StartupError, StoreError) as exc:
+        print(f"leadrouter: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -203,7 +203,7 @@ class HubSpotConnector:
             # the caller retries with check_existing=True, which finds it by its marker
             data = self.transport.call("tasks.batch_create", "crm.objects.tasks.batch_api",
                                        "create", retry=False,
-                                       batch_input_simple_public_object_input_for_create=body
+                                       batch_input_simple_public_object_batch_input_for_create=body
                                        ) or {}
             by_marker = {}
             for task in data.get("results") or []:

@@ -1,0 +1,90 @@
+"""The composition root: config + store + connector + owner directory + clock, built once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import AuthError, Connector, CrmError
+from connectors.registry import connector_factory
+from state import Store, open_store
+from sync.config import Config
+from sync.owners import OwnerDirectory, resolve_owners
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StartupError(Exception):
+    """leadrouter cannot start: the message says what a person must fix."""
+
+    phi_safe = True
+
+
+@dataclass
+class Context:
+    config: Config
+    store: Store
+    connector: Connector
+    directory: OwnerDirectory
+    clock: Callable[[], datetime] = utc_now
+    # set by the service to wake the pipeline early (webhooks); a no-op elsewhere
+    wake: Callable[[], None] = field(default=lambda: None)
+
+    @property
+    def crm(self) -> str:
+        return self.config.crm_kind
+
+    def close(self) -> None:
+        self.connector.close()
+        self.store.close()
+
+
+def connector_settings(config: Config) -> Any:
+    settings = config.hubspot if config.crm_kind == "hubspot" else config.salesforce
+    if settings is None:
+        raise StartupError(f"[crm.{config.crm_kind}] is missing from the config")
+    return settings
+
+
+def build_connector(config: Config, *, environ: Mapping[str, str] | None = None,
+                    **options: Any) -> Connector:
+    factory = connector_factory(config.crm_kind)
+    connector = factory(connector_settings(config), config.fields,
+                        environ=os.environ if environ is None else environ, **options)
+    if not isinstance(connector, Connector):
+        raise StartupError(f'the "{config.crm_kind}" connector does not implement the '
+                           "Connector protocol")
+    return connector
+
+
+def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
+                  clock: Callable[[], datetime] = utc_now, **connector_options: Any
+                  ) -> Context:
+    """Open the store, build the connector and resolve every coordinator's CRM owner.
+
+    Raises StartupError (config/credentials) or StoreError (database) with a message
+    meant for a person; nothing half-built is left open.
+    """
+    store = open_store(config.service.state_url)
+    try:
+        connector = build_connector(config, environ=environ, **connector_options)
+    except (AuthError, LookupError) as exc:
+        store.close()
+        raise StartupError(str(exc)) from None
+    try:
+        owners = connector.owners()
+    except AuthError as exc:
+        connector.close()
+        store.close()
+        raise StartupError(f"{exc}: check the {config.crm_kind} credentials") from None
+    except CrmError as exc:
+        connector.close()
+        store.close()
+        raise StartupError(f"cannot list CRM owners: {exc}") from None
+    directory = resolve_owners(config.rulebook.coordinators, owners)
+    return Context(config, store, connector, directory, clock)

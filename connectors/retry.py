@@ -20,7 +20,7 @@ class _WaitHonouringRetryAfter:
     """Exponential backoff with jitter, but never less than the server's Retry-After."""
 
     def __init__(self, initial: float, maximum: float) -> None:
-        self._backoff = wait_exponential_jitter(initial=initial, max=maximum)
+        self._backoff = wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
 
     def __call__(self, state: RetryCallState) -> float:
         wait = float(self._backoff(state))

@@ -200,7 +200,8 @@ class SkipReason(StrEnum):
 class Step:
     """One line of the explanation trail."""
 
-    kind: str  # rule_skipped | rule_matched | candidate | skipped | picked | facility | fallback | ...
+    # rule_skipped | rule_matched | pool | skipped | eligible | picked | facility | fallback | ...
+    kind: str
     detail: str
     coordinator: str | None = None
 

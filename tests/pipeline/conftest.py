@@ -1,0 +1,163 @@
+"""The HubSpot pipeline against the HubSpot sandbox through the real client library."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.hubspot import HubSpotSandbox
+from sync.config import Config, parse_config
+from sync.context import Context, build_context
+
+# The demo owners 1001-1008 plus the supervisor 1009, no schedules (always on shift).
+COORDINATORS = {
+    "maria": ("1001", ["commercial", "vob"]), "li": ("1002", ["commercial", "vob"]),
+    "james": ("1003", ["medicaid"]), "sofia": ("1004", ["medicaid", "spanish"]),
+    "devon": ("1005", ["commercial"]), "aisha": ("1006", ["commercial", "vob"]),
+    "carlos": ("1007", ["commercial", "spanish"]), "priya": ("1008", ["medicaid"]),
+    "dana": ("1009", ["supervisor"]),
+}
+RULE_POOLS = {
+    "commercial": {"maria", "li", "devon", "aisha", "carlos"},
+    "medicaid": {"james", "sofia", "priya"},
+    "everyone": {"maria", "li", "james", "sofia", "devon", "aisha", "carlos", "priya"},
+}
+
+
+def expected_rule(properties: dict[str, Any]) -> str:
+    insurance = str(properties.get("insurance_type") or "").strip().lower()
+    if insurance in ("commercial", "ppo", "hmo"):
+        return "commercial"
+    if insurance in ("medicaid", "medicare"):
+        return "medicaid"
+    return "everyone"
+
+
+def config_text(box: HubSpotSandbox, db: Path, *, sla: str = "10m",
+                max_reassignments: int = 2, extra_service: str = "",
+                extra_hubspot: str = "", single_pool: bool = False) -> str:
+    coordinators = "\n".join(
+        f'[[coordinators]]\nid = "{ident}"\ncrm_owner_id = "{owner}"\nteams = {teams!r}\n'
+        .replace("'", '"')
+        for ident, (owner, teams) in COORDINATORS.items())
+    if single_pool:
+        rules = f"""
+[[rules]]
+name = "everyone"
+pool = {{ teams = ["commercial", "medicaid"] }}
+strategy = "round_robin"
+sla = "{sla}"
+"""
+    else:
+        rules = f"""
+[[rules]]
+name = "commercial"
+when = {{ insurance = ["commercial", "ppo", "hmo"] }}
+pool = {{ teams = ["commercial"] }}
+strategy = "round_robin"
+sla = "{sla}"
+
+[[rules]]
+name = "medicaid"
+when = {{ insurance = ["medicaid", "medicare"] }}
+pool = {{ teams = ["medicaid"] }}
+strategy = "least_loaded"
+sla = "{sla}"
+
+[[rules]]
+name = "everyone"
+pool = {{ teams = ["commercial", "medicaid"] }}
+strategy = "round_robin"
+sla = "{sla}"
+"""
+    return f"""
+[service]
+state_url = "sqlite:///{db}"
+backfill = "24h"
+{extra_service}
+
+[crm]
+kind = "hubspot"
+
+[crm.hubspot]
+base_url = "{box.base_url}"
+token_env = "HUBSPOT_TOKEN"
+ca_bundle = "{box.ca_file}"
+placeholder_owners = ["1090"]
+{extra_hubspot}
+
+[fields]
+insurance = "insurance_type"
+state = "state"
+zip = "zip"
+source = "hs_analytics_source"
+level_of_care = "level_of_care"
+
+[routing]
+fallback_owner = "dana"
+
+[escalation]
+max_reassignments = {max_reassignments}
+final_owner = "dana"
+
+{coordinators}
+{rules}
+"""
+
+
+@pytest.fixture
+def box() -> Iterator[HubSpotSandbox]:
+    with HubSpotSandbox() as sandbox:
+        sandbox.seed_demo()
+        yield sandbox
+
+
+def seed(box: HubSpotSandbox, count: int, *, owned: int = 0, seed_value: int = 1) -> list[str]:
+    now = datetime.now(UTC)
+    return box.seed_contacts(count, owned_fraction=owned / count if count else 0,
+                             created_between=(now - timedelta(hours=3),
+                                              now - timedelta(minutes=2)),
+                             rng_seed=seed_value)
+
+
+@pytest.fixture
+def make_context(box: HubSpotSandbox, tmp_path: Path) -> Iterator[Callable[..., Context]]:
+    made: list[Context] = []
+
+    def factory(**options: Any) -> Context:
+        connector_options = options.pop("connector_options", {})
+        config: Config = parse_config(config_text(box, tmp_path / "state.db", **options))
+        ctx = build_context(config, environ={"HUBSPOT_TOKEN": box.token}, **connector_options)
+        made.append(ctx)
+        return ctx
+
+    yield factory
+    for ctx in made:
+        ctx.close()
+
+
+def write_config(box: HubSpotSandbox, folder: Path, **options: Any) -> Path:
+    path = folder / "leadrouter.toml"
+    path.write_text(config_text(box, folder / "state.db", **options))
+    return path
+
+
+WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
+
+
+def is_write_call(method: str, path: str) -> bool:
+    return method in WRITE_METHODS and not path.endswith("/search") and \
+        not path.endswith("/batch/read")
+
+
+def lead_rows(ctx: Context) -> dict[str, Any]:
+    """Every lead row, detached from its session so tests can read it afterwards."""
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        rows = uow.leads.by_status()
+        for row in rows:
+            uow.session.expunge(row)
+    return {row.crm_id: row for row in rows}

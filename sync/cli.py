@@ -108,6 +108,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.cli import serve
+
+    return serve(args.crm, args.seed, args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leadrouter",
@@ -137,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp = commands.add_parser("explain", help="print one lead's decision trail")
     exp.add_argument("crm_id", metavar="CRM_ID")
     exp.set_defaults(handler=cmd_explain)
+
+    box = commands.add_parser("sandbox", help="run a HubSpot or Salesforce emulator on "
+                              "127.0.0.1 (HTTPS) for trying leadrouter without a CRM")
+    box.add_argument("--crm", choices=("hubspot", "salesforce"), default="hubspot")
+    box.add_argument("--seed", default=None, metavar="SPEC",
+                     help='"demo" (the example owners) or "demo:N" (plus N contacts)')
+    box.add_argument("--port", type=int, default=0, help="0 = any free port")
+    box.set_defaults(handler=cmd_sandbox)
     return parser
 
 

@@ -130,6 +130,7 @@ class LoggedRequest:
     status: int
     at: float  # wall-clock start (time.time())
     duration: float  # seconds
+    retry_after: float | None = None  # the Retry-After the answer carried, if any
 
 
 def default_is_write(request: Request) -> bool:
@@ -225,8 +226,10 @@ class _Handler(BaseHTTPRequestHandler):
         if payload and resp.status != 204:
             self._headers_buffer.append(payload)
         # Logged before the reply leaves: a client that got its answer finds it in the log.
+        retry_after = Headers(resp.headers).get("Retry-After") if resp.headers else None
         owner._log(
-            LoggedRequest(req.method, req.path, resp.status, started, time.perf_counter() - t0)
+            LoggedRequest(req.method, req.path, resp.status, started, time.perf_counter() - t0,
+                          float(retry_after) if retry_after else None)
         )
         self.flush_headers()
 

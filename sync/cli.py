@@ -89,6 +89,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
           f"created, {r.apply.overridden + r.sla.overridden} overridden; {r.sla.contacted} "
           f"contacted, {r.sla.breached} breached, {r.sla.reassigned} reassigned, "
           f"{r.sla.escalated} escalated to the final owner")
+    if r.failed_steps:
+        print(f"leadrouter: the CRM kept failing during: {', '.join(r.failed_steps)}; "
+              "pending work is kept and the next cycle resumes it", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -163,6 +163,13 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
+def batch_size(connector: object, default: int = 100) -> int:
+    """Records per batched call a connector takes: an optional `batch_size` attribute
+    (HubSpot batch APIs 100, Salesforce sObject Collections 200), else `default`."""
+    size = getattr(connector, "batch_size", None)
+    return size if isinstance(size, int) and size > 0 else default
+
+
 __all__ = [
     "AttemptQuery",
     "AttemptState",
@@ -179,4 +186,5 @@ __all__ = [
     "TaskRequest",
     "TaskResult",
     "WriteOutcome",
+    "batch_size",
 ]

@@ -8,7 +8,7 @@ uncertain failure the next try searches for the task's marker before creating ag
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.base import (
@@ -18,6 +18,7 @@ from connectors.base import (
     OwnerWrite,
     TaskRequest,
     WriteOutcome,
+    batch_size,
 )
 from state import (
     AuditKind,
@@ -33,7 +34,6 @@ from sync.logs import get_logger
 
 log = get_logger("leadrouter.apply")
 BATCH = 100
-LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 12
 
 
@@ -44,6 +44,8 @@ class ApplyResult:
     tasks_created: int = 0
     failed: int = 0
     deferred: int = 0
+    # seconds from lead creation to its first owner written (metrics: time to owner)
+    owner_latencies: list[float] = field(default_factory=list)
 
 
 def _version(key: str) -> int:
@@ -57,7 +59,8 @@ def _backoff(attempts: int) -> timedelta:
 def _claim(ctx: Context, kind: OutboxKind) -> list[OutboxRow]:
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
-        rows = uow.outbox.claim(BATCH, now, lease=LEASE, kind=kind)
+        rows = uow.outbox.claim(batch_size(ctx.connector, BATCH), now,
+                                 lease=ctx.config.service.claim_lease, kind=kind)
         if kind is OutboxKind.TASK:
             for row in rows:  # counted before the call: a crash after it must search first
                 row.attempts += 1
@@ -120,6 +123,9 @@ def apply_owners(ctx: Context, result: ApplyResult) -> bool:
                               else LeadStatus.ESCALATED_FINAL)
                     uow.leads.update(ctx.crm, row.crm_id, status=status,
                                      owner_written_at=now, now=now)
+                    if lead.reassignments == 0 and status == LeadStatus.OWNER_WRITTEN:
+                        result.owner_latencies.append(
+                            max(0.0, (now - lead.created_at).total_seconds()))
                 uow.audit.add(ctx.crm, row.crm_id, AuditKind.OWNER_WRITTEN, now,
                               coordinator=row.payload.get("coordinator"),
                               detail={"crm_owner": row.payload["owner_id"],

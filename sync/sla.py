@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from connectors.base import AttemptQuery
+from connectors.base import AttemptQuery, batch_size
 from routing import route
 from routing.models import Decision, RosterState, Status, Step, TaskSpec
 from state import AuditKind, LeadRow, LeadStatus, OutboxKind, UnitOfWork, outbox_key
@@ -28,6 +28,7 @@ class SlaResult:
     breached: int = 0
     reassigned: int = 0
     escalated: int = 0
+    within_sla: int = 0  # contact attempts made before the deadline
 
 
 def _queries(ctx: Context, rows: list[LeadRow]) -> list[AttemptQuery]:
@@ -50,8 +51,9 @@ def detect_attempts(ctx: Context) -> SlaResult:
         rows = [row for row in uow.leads.by_status(*WATCHED) if row.contacted_at is None]
         for row in rows:
             uow.session.expunge(row)
-    for start in range(0, len(rows), BATCH):
-        chunk = rows[start:start + BATCH]
+    size = batch_size(ctx.connector, BATCH)
+    for start in range(0, len(rows), size):
+        chunk = rows[start:start + size]
         states = {s.crm_id: s for s in ctx.connector.contact_attempts(_queries(ctx, chunk))}
         now = ctx.clock()
         with ctx.store.unit_of_work() as uow:
@@ -60,8 +62,9 @@ def detect_attempts(ctx: Context) -> SlaResult:
                 if state is None:
                     continue
                 if state.attempted_at is not None:
-                    _contacted(ctx, uow, row, state.attempted_at, state.signal, now)
+                    within = _contacted(ctx, uow, row, state.attempted_at, state.signal, now)
                     result.contacted += 1
+                    result.within_sla += int(within)
                 elif (row.status != LeadStatus.OVERRIDDEN and state.owner_id
                       and state.owner_id != row.crm_owner_id):
                     mark_overridden(ctx, uow, row.crm_id, state.owner_id, now)
@@ -71,7 +74,7 @@ def detect_attempts(ctx: Context) -> SlaResult:
 
 
 def _contacted(ctx: Context, uow: UnitOfWork, row: LeadRow, at: datetime, signal: str | None,
-               now: datetime) -> None:
+               now: datetime) -> bool:
     within = row.sla_due is None or at <= row.sla_due
     status = LeadStatus.OVERRIDDEN if row.status == LeadStatus.OVERRIDDEN else (
         LeadStatus.ESCALATED_FINAL if row.status == LeadStatus.ESCALATED_FINAL
@@ -81,6 +84,7 @@ def _contacted(ctx: Context, uow: UnitOfWork, row: LeadRow, at: datetime, signal
                   detail={"at": at.isoformat(), "signal": signal, "within_sla": within})
     log.info("lead.contacted", crm=ctx.crm, lead=row.crm_id, owner=row.owner,
              reason=signal, status="within_sla" if within else "late")
+    return within
 
 
 def _final(ctx: Context, decision: Decision, now: datetime) -> Decision:

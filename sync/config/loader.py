@@ -91,14 +91,24 @@ def _service(root: Section) -> ServiceConfig:
         escalation_interval=section.duration("escalation_interval", "1m")
         or defaults.escalation_interval,
         apply_interval=section.duration("apply_interval", "5s") or defaults.apply_interval,
+        claim_lease=section.duration("claim_lease", "2m") or defaults.claim_lease,
         listen_host=host,
         listen_port=port,
         webhook_max_bytes=section.integer("webhook_max_bytes", defaults.webhook_max_bytes,
                                       minimum=1024) or defaults.webhook_max_bytes,
         log_format=section.text("log_format", "auto", choices=("auto", "json", "console")),
+        public_url=_public_url(section),
     )
     section.finish()
     return config
+
+
+def _public_url(section: Section) -> str:
+    url = section.text("public_url", "").rstrip("/")
+    if url and not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url):
+        section.error("public_url", f'"{url}" must be a base URL like '
+                      '"https://leads.example.org" (no query)')
+    return url
 
 
 def _env_name(section: Section, key: str, default: str, *, required: bool = True) -> str:

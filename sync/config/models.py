@@ -23,10 +23,14 @@ class ServiceConfig:
     poll_interval: timedelta = timedelta(seconds=30)
     escalation_interval: timedelta = timedelta(minutes=1)
     apply_interval: timedelta = timedelta(seconds=5)
+    # how long a worker holds outbox rows it took; a crashed worker's rows come back after it
+    claim_lease: timedelta = timedelta(minutes=2)
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
     webhook_max_bytes: int = 1_048_576
     log_format: str = "auto"  # auto | json | console
+    # the public base URL HubSpot calls (behind a proxy); "" = rebuilt from each request
+    public_url: str = ""
 
 
 @dataclass(frozen=True)

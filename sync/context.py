@@ -12,6 +12,7 @@ from connectors.base import AuthError, Connector, CrmError
 from connectors.registry import connector_factory
 from state import Store, open_store
 from sync.config import Config
+from sync.logs import get_logger
 from sync.owners import OwnerDirectory, resolve_owners
 
 
@@ -87,4 +88,8 @@ def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
         store.close()
         raise StartupError(f"cannot list CRM owners: {exc}") from None
     directory = resolve_owners(config.rulebook.coordinators, owners)
+    log = get_logger("leadrouter.owners")
+    for coordinator, why in sorted(directory.unusable.items()):
+        # reported, never written: the router treats them as away
+        log.warning("owner.unusable", coordinator=coordinator, reason=why)
     return Context(config, store, connector, directory, clock)

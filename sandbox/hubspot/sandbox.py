@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sandbox._server import Faults, LoggedRequest, Response, TLSServer
+from sandbox._server import Faults, Response, ServedEmulator, TLSServer
 
 from .app import HubSpotApp, is_write
 from .emitter import WebhookEmitter
@@ -35,7 +35,7 @@ def _ms(at: Timeish, default: int) -> int:
     return parse_time(at)
 
 
-class HubSpotSandbox:
+class HubSpotSandbox(ServedEmulator):
     """An HTTPS HubSpot CRM emulator on 127.0.0.1 with an admin API for tests."""
 
     def __init__(self, port: int = 0, *, token: str | None = None,
@@ -53,45 +53,12 @@ class HubSpotSandbox:
         self.emitters: list[WebhookEmitter] = []
 
     # -- serving --------------------------------------------------------------------------------
-    def start(self) -> HubSpotSandbox:
-        self.server.start()
-        return self
-
     def stop(self) -> None:
-        self.server.stop()
+        super().stop()
         for emitter in self.emitters:
             emitter.close()
         self.store.observers.clear()
         self.emitters.clear()
-
-    def __enter__(self) -> HubSpotSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
-    @property
-    def ca_file(self) -> str:
-        return self.server.ca_file
-
-    @property
-    def faults(self) -> Faults:
-        return self.server.faults
-
-    @faults.setter
-    def faults(self, value: Faults) -> None:
-        self.server.faults = value
-
-    @property
-    def request_log(self) -> list[LoggedRequest]:
-        return self.server.request_log
-
-    def clear_log(self) -> None:
-        self.server.clear_log()
 
     @property
     def index_lag(self) -> float:

@@ -6,9 +6,9 @@ import copy
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
-from sandbox._server import Faults, LoggedRequest, TLSServer
+from sandbox._server import Faults, ServedEmulator, TLSServer
 from sandbox.salesforce.app import SalesforceApp, is_write
 from sandbox.salesforce.oauth import OAuthClient
 from sandbox.salesforce.outbound import (
@@ -29,7 +29,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SalesforceSandbox:
+class SalesforceSandbox(ServedEmulator):
     """An emulated Salesforce org served over HTTPS on 127.0.0.1 (see package docstring).
 
     Connection: ``instance_url`` (= ``base_url``), ``token``, ``ca_file``, ``organization_id``.
@@ -70,21 +70,15 @@ class SalesforceSandbox:
         self.store.listeners.append(self.dispatcher.on_save)
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> SalesforceSandbox:
-        self.server.start()
+    def start(self) -> Self:
+        super().start()
         self.outbound.instance_url = self.instance_url
         self.app.oauth.instance_url = self.instance_url
         return self
 
     def stop(self) -> None:
         self.dispatcher.stop()
-        self.server.stop()
-
-    def __enter__(self) -> SalesforceSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     # -- connection details ------------------------------------------------------------------------
     @property
@@ -92,30 +86,9 @@ class SalesforceSandbox:
         """``https://127.0.0.1:<port>`` (empty until started)."""
         return self.server.base_url
 
-    base_url = instance_url
-
-    @property
-    def ca_file(self) -> str:
-        return self.server.ca_file
-
     @property
     def organization_id(self) -> str:
         return self.store.organization_id
-
-    @property
-    def faults(self) -> Faults:
-        return self.server.faults
-
-    @faults.setter
-    def faults(self, value: Faults) -> None:
-        self.server.faults = value
-
-    @property
-    def request_log(self) -> list[LoggedRequest]:
-        return self.server.request_log
-
-    def clear_log(self) -> None:
-        self.server.clear_log()
 
     # -- tokens ----------------------------------------------------------------------------------
     @property

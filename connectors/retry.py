@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import structlog
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from connectors.base import RetriableError
@@ -31,6 +32,19 @@ class _WaitHonouringRetryAfter:
             # a small margin so the next call lands after the window, not on its edge
             wait = max(wait, float(retry_after) + 0.05)
         return wait
+
+
+class _RetryAfterTooLong(stop_base):
+    """Stop retrying when the server asks for a longer wait than a cycle should block:
+    the error goes up, the cycle moves on, and the next one tries again."""
+
+    def __init__(self, maximum: float) -> None:
+        self._maximum = maximum
+
+    def __call__(self, state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome is not None else None
+        retry_after = getattr(error, "retry_after", None)
+        return retry_after is not None and float(retry_after) > self._maximum
 
 
 def _log_retry(endpoint: str) -> Callable[[RetryCallState], None]:
@@ -57,7 +71,7 @@ class RetryPolicy:
         retrying = Retrying(
             retry=retry_if_exception_type(RetriableError),
             wait=_WaitHonouringRetryAfter(self.initial, self.maximum),
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts) | _RetryAfterTooLong(self.maximum),
             reraise=True,
             sleep=self.sleep,
             before_sleep=_log_retry(endpoint),

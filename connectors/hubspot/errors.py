@@ -64,6 +64,9 @@ def classify(endpoint: str, status: int, headers: Any = None, body: Any = None) 
         except (ValueError, AttributeError):
             category = ""
     kind = kind_for(status)
+    if status == 429 and category.endswith("DAILY"):
+        # the daily budget is spent (Retry-After: hours): a person must act, don't spin
+        kind = AuthError
     detail = f" {category}" if category else ""
     return kind(f"HubSpot {endpoint}: HTTP {status}{detail}", status=status,
                 retry_after=retry_after_seconds(headers))

@@ -102,7 +102,7 @@ class HubSpotTransport:
             self.stats.count(endpoint, status)
             error: CrmError = classify(endpoint, status, getattr(exc, "headers", None),
                                        getattr(exc, "body", None))
-            if status == 429 and error.retry_after:
+            if status == 429 and error.retry_after and isinstance(error, RetriableError):
                 # everyone waits out the window, not just this call
                 (self.search if search else self.general).pause_for(error.retry_after)
             raise error from None

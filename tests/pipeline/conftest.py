@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.hubspot import HubSpotSandbox
+from sandbox.salesforce import SalesforceSandbox
 from sync.config import Config, parse_config
 from sync.context import Context, build_context
 
@@ -161,3 +162,94 @@ def lead_rows(ctx: Context) -> dict[str, Any]:
         for row in rows:
             uow.session.expunge(row)
     return {row.crm_id: row for row in rows}
+
+
+# --- Salesforce (the same scenarios against the Salesforce sandbox) -----------------------------
+SF_HANDLES = ("maria", "li", "james", "sofia", "devon", "aisha", "carlos", "priya", "dana")
+SF_FIELDS = {"insurance": "Insurance_Type__c", "state": "State", "zip": "PostalCode",
+             "source": "LeadSource", "level_of_care": "Level_of_Care__c"}
+
+
+def sf_config_text(sf_box: SalesforceSandbox, db: Path, *, sla: str = "10m",
+                   max_reassignments: int = 2, single_pool: bool = False,
+                   extra_salesforce: str = "") -> str:
+    """The HubSpot test config with `[crm.salesforce]`; coordinators found by email."""
+    text = config_text(_NO_HUBSPOT, db, sla=sla, max_reassignments=max_reassignments,
+                       single_pool=single_pool)
+    head, _, rest = text.partition("[crm]")
+    _, _, tail = rest.partition("[routing]")
+    coordinators_start = tail.index("[[coordinators]]")
+    rules_start = tail.index("[[rules]]")
+    coordinators = "\n".join(
+        f'[[coordinators]]\nid = "{ident}"\nemail = "{ident}@sunrise-recovery.example"\n'
+        f"teams = {COORDINATORS[ident][1]!r}\n".replace("'", '"') for ident in SF_HANDLES)
+    fields = "\n".join(f'{attr} = "{name}"' for attr, name in SF_FIELDS.items())
+    return f"""{head}
+[crm]
+kind = "salesforce"
+
+[crm.salesforce]
+instance_url = "{sf_box.instance_url}"
+token_env = "SALESFORCE_ACCESS_TOKEN"
+object = "Lead"
+ca_bundle = "{sf_box.ca_file}"
+placeholder_owners = ["{sf_box.user_id('intake')}"]
+{extra_salesforce}
+
+[fields]
+{fields}
+
+[routing]
+{tail[:coordinators_start]}
+{coordinators}
+{tail[rules_start:]}
+"""
+
+
+class _NoHubSpot:
+    base_url = "https://127.0.0.1:1"
+    ca_file = ""
+
+
+_NO_HUBSPOT: Any = _NoHubSpot()
+
+
+@pytest.fixture
+def sf_box() -> Iterator[SalesforceSandbox]:
+    with SalesforceSandbox() as sandbox:
+        sandbox.seed_demo()
+        yield sandbox
+
+
+def sf_seed(sf_box: SalesforceSandbox, count: int, *, owned: int = 0,
+            seed_value: int = 1) -> list[str]:
+    now = datetime.now(UTC)
+    ids: list[str] = sf_box.seed_leads(count, owned_fraction=owned / count if count else 0,
+                                       created_between=(now - timedelta(hours=3),
+                                                        now - timedelta(minutes=2)),
+                                       rng_seed=seed_value)
+    return ids
+
+
+@pytest.fixture
+def make_sf_context(sf_box: SalesforceSandbox, tmp_path: Path
+                    ) -> Iterator[Callable[..., Context]]:
+    made: list[Context] = []
+
+    def factory(**options: Any) -> Context:
+        connector_options = options.pop("connector_options", {})
+        config: Config = parse_config(sf_config_text(sf_box, tmp_path / "state.db", **options))
+        ctx = build_context(config, environ={"SALESFORCE_ACCESS_TOKEN": sf_box.token},
+                            **connector_options)
+        made.append(ctx)
+        return ctx
+
+    yield factory
+    for ctx in made:
+        ctx.close()
+
+
+def write_sf_config(sf_box: SalesforceSandbox, folder: Path, **options: Any) -> Path:
+    path = folder / "leadrouter.toml"
+    path.write_text(sf_config_text(sf_box, folder / "state.db", **options))
+    return path

@@ -1,0 +1,182 @@
+"""Salesforce behind the `Connector` port: Leads or Contacts, users and queues, tasks.
+
+Eligible records are owned by a queue (an `OwnerId` starting `00G`) or by a user listed in
+`placeholder_owners`, and pass the configured field filters. Polling reads `CreatedDate`
+ascending (ties by `Id`) from the cursor minus `poll_overlap`; the cursor is the newest
+`CreatedDate` seen, as ISO 8601 with milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import (
+    AttemptQuery,
+    AttemptState,
+    CrmLead,
+    CrmOwner,
+    OwnerWrite,
+    OwnerWriteResult,
+    PollPage,
+    TaskRequest,
+    TaskResult,
+)
+from connectors.salesforce import attempts
+from connectors.salesforce import writes as sobject_collections
+from connectors.salesforce.auth import DEFAULT_LIFETIME, TokenKeeper, token_source
+from connectors.salesforce.query import (
+    SoqlPager,
+    parse_time,
+    query_all,
+    query_by_ids,
+    select_list,
+    soql_datetime,
+)
+from connectors.salesforce.transport import SalesforceTransport, make_session
+from connectors.salesforce.writes import QUEUE_PREFIX
+from connectors.settings import SalesforceConfig
+
+
+def cursor_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+class SalesforceConnector:
+    kind = "salesforce"
+    batch_size = sobject_collections.COLLECTION  # the pipeline hands us up to 200 records per call
+
+    def __init__(self, settings: SalesforceConfig, fields: Mapping[str, str],
+                 transport: SalesforceTransport) -> None:
+        self.settings = settings
+        self.sobject = settings.object
+        self.fields = dict(fields)
+        self.transport = transport
+        self._placeholders = frozenset(settings.placeholder_owners)
+        self._select = select_list(["Id", "CreatedDate", "OwnerId", *fields.values(),
+                                    *settings.filters])
+        self._initial_statuses: frozenset[str] | None = None
+        self._lock = threading.Lock()
+
+    # --- reading --------------------------------------------------------------------------
+    def owners(self) -> Sequence[CrmOwner]:
+        users = query_all(self.transport, "User.owners",
+                          "SELECT Id, Email, IsActive FROM User ORDER BY Id")
+        queues = query_all(self.transport, "Group.queues",
+                           "SELECT Id FROM Group WHERE Type = 'Queue' ORDER BY Id")
+        found = [CrmOwner(str(u["Id"]), u.get("Email") or None, bool(u.get("IsActive")))
+                 for u in users]
+        found += [CrmOwner(str(q["Id"]), None, True, is_queue=True) for q in queues]
+        return found
+
+    def _value(self, record: Mapping[str, Any], name: str) -> Any:
+        if name in record:
+            return record[name]
+        lowered = name.lower()
+        return next((v for k, v in record.items() if k.lower() == lowered), None)
+
+    def _lead(self, record: Mapping[str, Any]) -> CrmLead | None:
+        created = parse_time(record.get("CreatedDate"))
+        if created is None:
+            return None
+        owner = record.get("OwnerId") or None
+        attributes = {attr: str(value).strip() for attr, name in self.fields.items()
+                      if (value := self._value(record, name)) not in (None, "")}
+        return CrmLead(str(record["Id"]), created, owner, self._eligible(owner, record),
+                       attributes)
+
+    def _eligible(self, owner: str | None, record: Mapping[str, Any]) -> bool:
+        if owner and not owner.startswith(QUEUE_PREFIX) and owner not in self._placeholders:
+            return False
+        for name, allowed in self.settings.filters.items():
+            value = str(self._value(record, name) or "").strip().lower()
+            if value not in {a.strip().lower() for a in allowed}:
+                return False
+        return True
+
+    def poll(self, cursor: str | None, since: datetime, limit: int) -> PollPage:
+        """Pages of up to 2,000 until `limit` records past the cursor are in hand; records
+        of the overlap window come again and are deduped by id (here and by the caller)."""
+        previous = parse_time(cursor) if cursor else None
+        start = previous - self.settings.poll_overlap if previous else since
+        soql = (f"SELECT {self._select} FROM {self.sobject} "
+                f"WHERE CreatedDate >= {soql_datetime(start)} ORDER BY CreatedDate, Id")
+        pager = SoqlPager(self.transport, f"{self.sobject}.poll", soql)
+        leads: dict[str, CrmLead] = {}
+        newest = previous
+        fresh = 0
+        for page in pager:
+            for record in page:
+                lead = self._lead(record)
+                if lead is None or lead.crm_id in leads:
+                    continue
+                leads[lead.crm_id] = lead
+                if previous is None or lead.created_at > previous:
+                    fresh += 1
+                if newest is None or lead.created_at > newest:
+                    newest = lead.created_at
+            if fresh >= limit:
+                break
+        ordered = sorted(leads.values(), key=lambda lead: (lead.created_at, lead.crm_id))
+        text = cursor_text(newest) if newest is not None else (cursor or cursor_text(since))
+        return PollPage(ordered, text, more=pager.has_more and fresh >= limit)
+
+    def fetch(self, crm_ids: Sequence[str]) -> Sequence[CrmLead]:
+        records = query_by_ids(self.transport, f"{self.sobject}.fetch",
+                               f"SELECT {self._select} FROM {self.sobject} WHERE Id IN {{ids}}",
+                               crm_ids)
+        return [lead for r in records if (lead := self._lead(r)) is not None]
+
+    # --- writing --------------------------------------------------------------------------
+    def write_owners(self, writes: Sequence[OwnerWrite]) -> Sequence[OwnerWriteResult]:
+        if not writes:
+            return []
+        return sobject_collections.write_owners(self.transport, self.sobject, writes)
+
+    def create_tasks(self, tasks: Sequence[TaskRequest], *, check_existing: bool
+                     ) -> Sequence[TaskResult]:
+        if not tasks:
+            return []
+        return sobject_collections.create_tasks(self.transport, tasks,
+                                                check_existing=check_existing)
+
+    def contact_attempts(self, queries: Sequence[AttemptQuery]) -> Sequence[AttemptState]:
+        if not queries:
+            return []
+        return attempts.contact_attempts(self.transport, self.sobject, queries,
+                                         self._default_statuses())
+
+    def _default_statuses(self) -> frozenset[str]:
+        """The org's default Lead status, read once (Contacts have no status)."""
+        if self.sobject != "Lead":
+            return frozenset()
+        with self._lock:
+            if self._initial_statuses is None:
+                self._initial_statuses = attempts.default_statuses(self.transport)
+            return self._initial_statuses
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def create_connector(settings: SalesforceConfig, fields: Mapping[str, str], *,
+                     environ: Mapping[str, str] | None = None,
+                     token_lifetime: float = DEFAULT_LIFETIME,
+                     clock: Callable[[], float] = time.monotonic,
+                     **transport_options: Any) -> SalesforceConnector:
+    """Entry point `leadrouter.connectors: salesforce`. Secrets come from the environment;
+    no request is made until the first call."""
+    environ = os.environ if environ is None else environ
+    timeout = settings.timeout.total_seconds()
+    session = make_session(settings.ca_bundle)
+    source = token_source(settings, environ, session, timeout=timeout,
+                          lifetime=token_lifetime, clock=clock)
+    transport = SalesforceTransport(
+        instance_url=settings.instance_url, tokens=TokenKeeper(source, clock=clock),
+        session=session, api_version=settings.api_version, timeout=timeout,
+        api_reserve=settings.api_reserve, clock=clock, **transport_options)
+    return SalesforceConnector(settings, fields, transport)

@@ -1,0 +1,154 @@
+"""Owner writes and follow-up tasks through sObject Collections (200 records a call).
+
+Every write carries `Sforce-Auto-Assign: FALSE`: on a Lead the header defaults to TRUE and
+the org's active assignment rule would overwrite the owner just written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC
+from typing import Any
+
+from connectors.base import (
+    OwnerWrite,
+    OwnerWriteResult,
+    TaskRequest,
+    TaskResult,
+    WriteOutcome,
+)
+from connectors.paging import chunked
+from connectors.salesforce.errors import save_error
+from connectors.salesforce.query import query_by_ids
+from connectors.salesforce.transport import SalesforceTransport
+
+COLLECTION = 200  # records per sObject Collections request
+COLLECTIONS = "composite/sobjects"
+NO_AUTO_ASSIGN = {"Sforce-Auto-Assign": "FALSE"}
+MARKER_PREFIX = "leadrouter-ref:"
+PRIORITY = {"HIGH": "High", "MEDIUM": "Normal", "LOW": "Low"}
+TASK_TYPE = {"CALL": "Call", "EMAIL": "Email", "MEETING": "Meeting"}
+QUEUE_PREFIX = "00G"
+GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
+
+
+def marker(key: str) -> str:
+    return f"{MARKER_PREFIX}{key}"
+
+
+def marker_in(text: str) -> str:
+    """The marker token inside a task description ('' when there is none)."""
+    start = text.find(MARKER_PREFIX)
+    if start < 0:
+        return ""
+    return text[start:].split()[0]
+
+
+def current_owners(transport: SalesforceTransport, sobject: str, ids: Sequence[str]
+                   ) -> dict[str, str | None]:
+    """OwnerId now, by record id; deleted/merged records are absent."""
+    rows = query_by_ids(transport, f"{sobject}.owners",
+                        f"SELECT Id, OwnerId FROM {sobject} WHERE Id IN {{ids}}", ids)
+    return {str(r["Id"]): (r.get("OwnerId") or None) for r in rows}
+
+
+def write_owners(transport: SalesforceTransport, sobject: str,
+                 writes: Sequence[OwnerWrite]) -> list[OwnerWriteResult]:
+    """Compare with the owner now (a batched SOQL read), then write what is still ours."""
+    current = current_owners(transport, sobject, [w.crm_id for w in writes])
+    results: list[OwnerWriteResult] = []
+    to_write: list[OwnerWrite] = []
+    for write in writes:
+        if write.crm_id not in current:
+            results.append(OwnerWriteResult(write.crm_id, WriteOutcome.MISSING))
+            continue
+        now_owner = current[write.crm_id]
+        # a queue owner is Salesforce's "unowned" (HubSpot's empty owner): replaceable as None
+        as_seen = None if now_owner and now_owner.startswith(QUEUE_PREFIX) else now_owner
+        if now_owner == write.owner_id and not write.properties:
+            results.append(OwnerWriteResult(write.crm_id, WriteOutcome.ALREADY, now_owner))
+        elif now_owner == write.owner_id or as_seen in write.replaceable or \
+                now_owner in write.replaceable:
+            to_write.append(write)
+        else:
+            results.append(OwnerWriteResult(write.crm_id, WriteOutcome.OVERRIDDEN, now_owner))
+    for chunk in chunked(to_write, COLLECTION):
+        body = {"allOrNone": False, "records": [
+            {"attributes": {"type": sobject}, "id": w.crm_id, **w.properties,
+             "OwnerId": w.owner_id} for w in chunk]}
+        # an owner write is idempotent: retrying it after an uncertain answer is safe
+        saved = transport.restful(f"{sobject}.collection_update", COLLECTIONS, method="PATCH",
+                                  json=body, headers=NO_AUTO_ASSIGN) or []
+        for write, result in zip(chunk, _results(saved, len(chunk)), strict=True):
+            results.append(_owner_result(write, result))
+    return results
+
+
+def _results(saved: Any, count: int) -> list[Mapping[str, Any]]:
+    """SaveResults in request order, padded when the answer is short (never trusted blindly)."""
+    rows = [r for r in saved if isinstance(r, Mapping)] if isinstance(saved, list) else []
+    missing: Mapping[str, Any] = {"success": False, "errors": [{"statusCode": "NO_RESULT"}]}
+    return (rows + [missing] * count)[:count]
+
+
+def _owner_result(write: OwnerWrite, result: Mapping[str, Any]) -> OwnerWriteResult:
+    if result.get("success"):
+        return OwnerWriteResult(write.crm_id, WriteOutcome.WRITTEN, write.owner_id)
+    codes = save_error(result.get("errors"))
+    if set(codes.split(",")) & GONE:
+        return OwnerWriteResult(write.crm_id, WriteOutcome.MISSING, error=codes)
+    return OwnerWriteResult(write.crm_id, WriteOutcome.REJECTED, error=codes)
+
+
+def existing_tasks(transport: SalesforceTransport, tasks: Sequence[TaskRequest]
+                   ) -> dict[str, str]:
+    """Tasks already carrying one of these markers, by key. `Description` is a long text
+    area (not filterable), so tasks are read by `WhoId` and matched here."""
+    wanted = {marker(t.key): t.key for t in tasks}
+    rows = query_by_ids(transport, "Task.markers",
+                        "SELECT Id, Description FROM Task WHERE WhoId IN {ids} "
+                        "ORDER BY CreatedDate, Id", [t.crm_id for t in tasks])
+    found: dict[str, str] = {}
+    for row in rows:
+        key = wanted.get(marker_in(str(row.get("Description") or "")))
+        if key and key not in found:
+            found[key] = str(row["Id"])
+    return found
+
+
+def task_record(task: TaskRequest) -> dict[str, Any]:
+    due = task.due.astimezone(UTC)
+    return {
+        "attributes": {"type": "Task"},
+        "WhoId": task.crm_id,
+        "OwnerId": task.owner_id,
+        "Subject": task.subject,
+        "ActivityDate": due.date().isoformat(),
+        # ActivityDate is a date: the reminder keeps the deadline to the millisecond
+        "ReminderDateTime": due.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "IsReminderSet": True,
+        "Priority": PRIORITY.get(task.priority.upper(), "Normal"),
+        "Status": "Not Started",
+        "Type": TASK_TYPE.get(task.type.upper(), "Other"),
+        "Description": f"Assigned by leadrouter. {marker(task.key)}",
+    }
+
+
+def create_tasks(transport: SalesforceTransport, tasks: Sequence[TaskRequest], *,
+                 check_existing: bool) -> list[TaskResult]:
+    existing = existing_tasks(transport, tasks) if check_existing and tasks else {}
+    results = [TaskResult(key, task_id, created=False) for key, task_id in existing.items()]
+    missing = [t for t in tasks if t.key not in existing]
+    for chunk in chunked(missing, COLLECTION):
+        body = {"allOrNone": False, "records": [task_record(t) for t in chunk]}
+        # no blind retry: a create answered with an error may still have been applied;
+        # the caller retries with check_existing=True, which finds it by its marker
+        saved = transport.restful("Task.collection_create", COLLECTIONS, method="POST",
+                                  json=body, headers=NO_AUTO_ASSIGN, retry=False) or []
+        for task, result in zip(chunk, _results(saved, len(chunk)), strict=True):
+            if result.get("success") and result.get("id"):
+                results.append(TaskResult(task.key, str(result["id"]), created=True))
+            else:
+                results.append(TaskResult(task.key, None, created=False,
+                                          error=save_error(result.get("errors"))))
+    return results

@@ -1,0 +1,51 @@
+"""Contact attempts after the assignment: call logged, status moved, routing task done."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from connectors.base import AttemptQuery, OwnerWrite, TaskRequest
+from tests.contract.adapters import Crm
+
+
+def test_attempt_signals_after_assignment_only(crm: Crm) -> None:
+    ids = crm.seed(6, rng_seed=31)
+    called, moved, done, idle, early, reassigned = ids
+    owner = crm.people[0]
+    connector = crm.connector()
+    crm.log_call(early, owner)  # before the assignment: not an attempt on our clock
+    time.sleep(0.05)
+    assigned_at = datetime.now(UTC)
+    connector.write_owners([OwnerWrite(i, owner, frozenset({None, crm.placeholder}))
+                            for i in ids])
+    due = assigned_at + timedelta(minutes=5)
+    tasks = {r.key.split("/")[1]: r.task_id for r in connector.create_tasks(
+        [TaskRequest(f"lead/{i}/v1/task", i, owner, "Call", due, "MEDIUM") for i in ids],
+        check_existing=False)}
+    time.sleep(0.01)
+    crm.log_call(called, owner)
+    can_move = crm.kind != "salesforce" or getattr(crm, "sobject", "Lead") == "Lead"
+    if can_move:
+        crm.move_status(moved)
+    task_id = tasks[done]
+    assert task_id is not None
+    crm.complete_task(task_id)
+    crm.set_owner_by_hand(reassigned, crm.people[2])
+
+    before = crm.server_calls()
+    states = {s.crm_id: s for s in connector.contact_attempts(
+        [AttemptQuery(i, assigned_at, owner, tasks[i]) for i in ids])}
+    assert crm.server_calls() - before <= 4  # batched: never a call per lead
+
+    assert states[called].signal in crm.attempt_signals
+    attempted = states[called].attempted_at
+    assert attempted is not None and attempted >= assigned_at
+    if can_move:
+        assert states[moved].signal == crm.status_signal
+    assert states[done].signal == "task_done"
+    for record in (idle, early, reassigned):
+        assert states[record].attempted_at is None and states[record].signal is None
+    assert states[reassigned].owner_id == crm.people[2]  # a person's reassignment shows
+    assert states[idle].owner_id == owner and all(s.exists for s in states.values())
+    connector.close()

@@ -64,6 +64,27 @@ def _lit(literal: Any) -> Any:
     return literal
 
 
+_IdSets = tuple[frozenset[str], frozenset[str]] | None
+# per parsed IN list (kept alive with it, so its id() stays unique): built once per query
+_ID_LOOKUPS: dict[int, tuple[Sequence[Any], _IdSets]] = {}
+
+
+def _id_lookup(options: Sequence[Any]) -> _IdSets:
+    """For `Id IN (...)` with only id literals: (18-char ids, 15-char ids) to test by set
+    membership instead of comparing each record with every literal."""
+    cached = _ID_LOOKUPS.get(id(options))
+    if cached is not None and cached[0] is options:
+        return cached[1]
+    sets: _IdSets = None
+    if all(isinstance(o, str) and _ID_RE.fullmatch(o) for o in options):
+        sets = (frozenset(o for o in options if len(o) == 18),
+                frozenset(o for o in options if len(o) == 15))
+    if len(_ID_LOOKUPS) > 64:
+        _ID_LOOKUPS.clear()
+    _ID_LOOKUPS[id(options)] = (options, sets)
+    return sets
+
+
 def _id_equal(value: Any, literal: Any) -> bool:
     if not isinstance(value, str) or not isinstance(literal, str):
         return False
@@ -149,7 +170,12 @@ def matches(expr: Expr, record: dict[str, Any], get: Getter, now: datetime,
             options: Sequence[Any] = subquery(expr.value)
         else:
             options = expr.value
-        hit = any(_compare(value, "=", o, expr.field, now) for o in options)
+        lookup = _id_lookup(options) if _is_id_field(expr.field) else None
+        if lookup is not None:
+            full, short = lookup
+            hit = isinstance(value, str) and (value in full or value[:15] in short)
+        else:
+            hit = any(_compare(value, "=", o, expr.field, now) for o in options)
         if expr.op == "NOT IN":
             return not hit  # like !=, NOT IN matches nulls in SOQL
         return hit

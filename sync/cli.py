@@ -96,6 +96,22 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from sync.logs import configure_logging
+    from sync.service.runner import run_service
+
+    config = _load(args)
+    configure_logging(config.service.log_format)
+    return run_service(config)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sync.demo import run_demo
+
+    return run_demo(duration=args.duration, port=args.port, leads_per_minute=args.rate,
+                    seed=args.seed)
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from state import open_store
     from sync.explain import explain
@@ -143,6 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="ingest, route, write owners and tasks, detect contact attempts, "
                            "escalate breached leads; then exit")
     sync.set_defaults(handler=cmd_sync)
+
+    run = commands.add_parser("run", help="the service: scheduler, webhooks, /healthz and "
+                              "/metrics until SIGTERM/SIGINT")
+    run.set_defaults(handler=cmd_run)
+
+    demo = commands.add_parser("demo", help="watch it work: a sandbox CRM, synthetic leads "
+                               "and the real service, no setup (Ctrl-C stops)")
+    demo.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                      help="stop after this many seconds (default: until Ctrl-C)")
+    demo.add_argument("--port", type=int, default=8080,
+                      help="where the service listens (default 8080; 0 = any free port)")
+    demo.add_argument("--rate", type=float, default=20.0, metavar="LEADS_PER_MINUTE",
+                      help="synthetic leads per minute (default 20)")
+    demo.add_argument("--seed", type=int, default=None, help="random seed for the leads")
+    demo.set_defaults(handler=cmd_demo)
 
     exp = commands.add_parser("explain", help="print one lead's decision trail")
     exp.add_argument("crm_id", metavar="CRM_ID")

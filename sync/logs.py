@@ -29,6 +29,8 @@ ALLOWED_KEYS = frozenset({
     "error_type", "frames", "cursor", "batch", "outcome", "listen", "crm_kind", "state",
     "watching", "interval_s", "job", "version", "path", "kind", "key", "dropped", "source",
     "url", "config",
+    # service
+    "owners", "unusable", "webhooks", "public_url", "intervals",
 })
 
 

@@ -1,0 +1,150 @@
+"""Prometheus metrics of one service instance, on a registry of its own (not the global one,
+so tests can run several apps in one process). Counters are fed from the pipeline's result
+dataclasses; CRM call counts and open leads per coordinator are read at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from state import Store
+from sync.apply import ApplyResult
+from sync.assign import RouteResult
+from sync.ingest import IngestResult
+from sync.sla import SlaResult
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# lead created -> owner written: seconds, from "instantly" to "the next morning"
+TIME_TO_OWNER_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 14400,
+                         43200, 86400)
+
+
+def call_stats(connector: Any) -> Any:
+    """The connector's `CallStats` (calls / throttled per endpoint), wherever it keeps it:
+    a `stats` attribute on the connector or on its `transport`; None when it has none."""
+    stats = getattr(connector, "stats", None)
+    if stats is None:
+        stats = getattr(getattr(connector, "transport", None), "stats", None)
+    return stats if hasattr(stats, "calls") else None
+
+
+class CrmCallCollector(Collector):
+    def __init__(self, connector: Any, crm: str) -> None:
+        self.connector = connector
+        self.crm = crm
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        calls = CounterMetricFamily("leadrouter_crm_api_calls", "CRM API calls by endpoint",
+                                    labels=["crm", "endpoint"])
+        limited = CounterMetricFamily("leadrouter_crm_api_throttled",
+                                      "CRM API calls answered 429 by endpoint",
+                                      labels=["crm", "endpoint"])
+        stats = call_stats(self.connector)
+        if stats is not None:
+            lock = getattr(stats, "lock", None)
+            if lock is not None:
+                with lock:
+                    counted, throttled = dict(stats.calls), dict(stats.throttled)
+            else:
+                counted, throttled = dict(stats.calls), dict(getattr(stats, "throttled", {}))
+            for endpoint, n in sorted(counted.items()):
+                calls.add_metric([self.crm, endpoint], n)
+                limited.add_metric([self.crm, endpoint], throttled.get(endpoint, 0))
+        yield calls
+        yield limited
+
+
+class OpenLeadsCollector(Collector):
+    """Open (assigned, not yet contacted) leads per coordinator, from the store."""
+
+    def __init__(self, store: Store, coordinators: list[str]) -> None:
+        self.store = store
+        self.coordinators = coordinators
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("leadrouter_open_leads",
+                                  "Open (assigned, uncontacted) leads per coordinator",
+                                  labels=["coordinator"])
+        try:
+            with self.store.unit_of_work(read_only=True) as uow:
+                counts = uow.leads.open_counts()
+        except Exception:  # a scrape must not fail because the store is busy
+            counts = {}
+        for ident in sorted(set(self.coordinators) | set(counts)):
+            gauge.add_metric([ident], counts.get(ident, 0))
+        yield gauge
+
+
+class Metrics:
+    def __init__(self, crm: str) -> None:
+        self.crm = crm
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.leads_seen = Counter("leadrouter_leads_seen", "New leads recorded (poll or "
+                                  "webhook)", ["crm"], registry=r)
+        self.leads_skipped = Counter("leadrouter_leads_skipped", "New leads not eligible "
+                                     "(owned by a person or filtered out)", ["crm"], registry=r)
+        self.leads_routed = Counter("leadrouter_leads_routed", "Leads given an owner",
+                                    ["crm"], registry=r)
+        self.leads_held = Counter("leadrouter_leads_held", "Leads held for the next shift",
+                                  ["crm"], registry=r)
+        self.leads_unroutable = Counter("leadrouter_leads_unroutable", "Leads no rule could "
+                                        "place", ["crm"], registry=r)
+        self.owners_written = Counter("leadrouter_owners_written", "Owner writes done in the "
+                                      "CRM", ["crm"], registry=r)
+        self.tasks_created = Counter("leadrouter_tasks_created", "Follow-up tasks created",
+                                     ["crm"], registry=r)
+        self.overridden = Counter("leadrouter_leads_overridden", "Leads a person re-owned",
+                                  ["crm"], registry=r)
+        self.time_to_owner = Histogram("leadrouter_time_to_owner_seconds",
+                                       "Lead created in the CRM -> first owner written",
+                                       ["crm"], buckets=TIME_TO_OWNER_BUCKETS, registry=r)
+        self.contacted = Counter("leadrouter_contact_attempts", "First contact attempts seen",
+                                 ["crm", "within_sla"], registry=r)
+        self.breaches = Counter("leadrouter_sla_breaches", "Leads past their response "
+                                "deadline", ["crm"], registry=r)
+        self.escalations = Counter("leadrouter_escalations", "Breached leads re-routed "
+                                   "(reassigned) or handed to the final owner (final)",
+                                   ["crm", "kind"], registry=r)
+        self.webhooks = Counter("leadrouter_webhook_requests", "Webhook requests by outcome",
+                                ["source", "outcome"], registry=r)
+        self.webhook_events = Counter("leadrouter_webhook_events", "Webhook events stored in "
+                                      "the inbox (new) or recognised as duplicates",
+                                      ["source", "result"], registry=r)
+        self.job_runs = Counter("leadrouter_job_runs", "Worker steps run by outcome",
+                                ["job", "outcome"], registry=r)
+
+    def attach(self, store: Store, connector: Any, coordinators: list[str]) -> None:
+        self.registry.register(CrmCallCollector(connector, self.crm))
+        self.registry.register(OpenLeadsCollector(store, coordinators))
+
+    def ingest(self, result: IngestResult) -> None:
+        self.leads_seen.labels(self.crm).inc(result.new)
+        self.leads_skipped.labels(self.crm).inc(result.skipped)
+
+    def routing(self, result: RouteResult) -> None:
+        self.leads_routed.labels(self.crm).inc(result.routed)
+        self.leads_held.labels(self.crm).inc(result.held)
+        self.leads_unroutable.labels(self.crm).inc(result.unroutable)
+
+    def apply(self, result: ApplyResult) -> None:
+        self.owners_written.labels(self.crm).inc(result.owners_written)
+        self.tasks_created.labels(self.crm).inc(result.tasks_created)
+        self.overridden.labels(self.crm).inc(result.overridden)
+        for seconds in result.owner_latencies:
+            self.time_to_owner.labels(self.crm).observe(seconds)
+
+    def sla(self, result: SlaResult) -> None:
+        self.contacted.labels(self.crm, "true").inc(result.within_sla)
+        self.contacted.labels(self.crm, "false").inc(result.contacted - result.within_sla)
+        self.overridden.labels(self.crm).inc(result.overridden)
+        self.breaches.labels(self.crm).inc(result.breached)
+        self.escalations.labels(self.crm, "reassigned").inc(result.reassigned)
+        self.escalations.labels(self.crm, "final").inc(result.escalated)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,212 @@
+"""Webhook payloads -> inbox events: HubSpot (signature v3, JSON) and Salesforce Outbound
+Messages (SOAP). Pure functions plus one store call; the HTTP layer lives in `app.py`.
+
+Only what the pipeline needs is kept: the record id, the event type, when it happened and a
+dedupe key. Never a `propertyValue`, never a raw body (either may carry PHI).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+
+from state import Store, StoreUnavailable
+
+MAX_SKEW_MS = 5 * 60 * 1000
+LOCK_RETRY = 0.002  # seconds between tries while the worker holds the write lock
+# Events that can bring a new lead: a created contact. Property changes (owner, lead status)
+# are acknowledged and dropped: the SLA scan reads the owner from the CRM anyway, and a
+# person re-owning a contact is detected there ("overridden").
+HUBSPOT_TRIGGERS = frozenset({"contact.creation"})
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+_SF_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+
+
+class WebhookRejected(Exception):
+    """The request is refused with `status`; `outcome` labels the metric."""
+
+    def __init__(self, status: int, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    source: str
+    dedupe_key: str
+    crm_id: str
+    event_type: str
+    occurred_at: datetime | None
+
+
+# -- HubSpot --------------------------------------------------------------------------------
+def hubspot_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
+    source = method.encode() + uri.encode() + body + timestamp.encode()
+    return base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
+
+
+def verify_hubspot(secret: str, method: str, uri: str, body: bytes,
+                   signature: str | None, timestamp: str | None, now_ms: int) -> None:
+    """Signature v3 with a +-5 minute window; raises WebhookRejected (401)."""
+    if not signature or not timestamp:
+        raise WebhookRejected(401, "unsigned", "missing X-HubSpot-Signature-v3 or "
+                              "X-HubSpot-Request-Timestamp")
+    if not timestamp.isdigit():
+        raise WebhookRejected(401, "bad_timestamp", "X-HubSpot-Request-Timestamp is not "
+                              "epoch milliseconds")
+    skew = now_ms - int(timestamp)
+    if skew > MAX_SKEW_MS:
+        raise WebhookRejected(401, "stale", "request timestamp older than 5 minutes")
+    if skew < -MAX_SKEW_MS:
+        raise WebhookRejected(401, "future", "request timestamp more than 5 minutes ahead")
+    expected = hubspot_signature(secret, method, uri, body, timestamp)
+    if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
+        raise WebhookRejected(401, "bad_signature", "signature does not match")
+
+
+def _ms_to_datetime(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+def parse_hubspot(body: bytes) -> tuple[list[InboxEvent], int]:
+    """(events worth storing, events ignored); WebhookRejected(400) on a malformed body."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRejected(400, "bad_json", "body is not JSON") from None
+    if not isinstance(data, list):
+        raise WebhookRejected(400, "bad_shape", "body must be a JSON array of events")
+    events: list[InboxEvent] = []
+    ignored = 0
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise WebhookRejected(400, "bad_shape", f"event {index} is not an object")
+        object_id, kind, occurred = (item.get("objectId"), item.get("subscriptionType"),
+                                     item.get("occurredAt"))
+        if isinstance(object_id, str) and object_id.isdigit():
+            object_id = int(object_id)
+        if (not isinstance(object_id, int) or isinstance(object_id, bool) or object_id <= 0
+                or not isinstance(kind, str) or not kind or len(kind) > 64
+                or not isinstance(occurred, int) or isinstance(occurred, bool)
+                or occurred < 0):
+            raise WebhookRejected(400, "bad_shape", f"event {index} needs objectId, "
+                                  "subscriptionType and occurredAt (epoch ms)")
+        prop = item.get("propertyName")
+        prop_name = prop if isinstance(prop, str) else ""
+        if kind not in HUBSPOT_TRIGGERS:
+            ignored += 1
+            continue
+        # eventId is not guaranteed unique: the key is what the event says happened
+        key = f"hubspot:{kind}:{object_id}:{occurred}:{prop_name[:64]}"
+        events.append(InboxEvent("hubspot", key, str(object_id), kind,
+                                 _ms_to_datetime(occurred)))
+    return events, ignored
+
+
+# -- Salesforce ----------------------------------------------------------------------------
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(node: Element, name: str) -> Element | None:
+    for child in node:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def parse_outbound(body: bytes, organization_id: str) -> list[InboxEvent]:
+    """Outbound Message -> one event per Notification (its sObject's Id).
+
+    400 for anything that is not a well-formed Outbound Message, 403 for another org.
+    """
+    try:
+        root = DET.fromstring(body, forbid_dtd=True)
+    except (DET.ParseError, DefusedXmlException, ValueError):
+        raise WebhookRejected(400, "bad_xml", "body is not acceptable XML") from None
+    notifications = root.find(f".//{{{OUTBOUND_NS}}}notifications")
+    if notifications is None:
+        raise WebhookRejected(400, "bad_shape", "not an Outbound Message")
+    org_node = _child(notifications, "OrganizationId")
+    org = (org_node.text or "").strip() if org_node is not None else ""
+    if not org or org[:15] != organization_id[:15]:
+        raise WebhookRejected(403, "wrong_org", "OrganizationId does not match "
+                              "[crm.salesforce] organization_id")
+    events: list[InboxEvent] = []
+    for note in notifications:
+        if _local(note.tag) != "Notification":
+            continue
+        note_id = _child(note, "Id")
+        sobject = _child(note, "sObject")
+        record_id = _child(sobject, "Id") if sobject is not None else None
+        nid = (note_id.text or "").strip() if note_id is not None else ""
+        rid = (record_id.text or "").strip() if record_id is not None else ""
+        if not _SF_ID.match(nid) or not _SF_ID.match(rid):
+            raise WebhookRejected(400, "bad_shape", "a Notification lacks its Id or sObject Id")
+        sobject_type = ""
+        if sobject is not None:
+            for name, value in sobject.attrib.items():
+                if _local(name) == "type":
+                    sobject_type = value.rsplit(":", 1)[-1][:40]
+        events.append(InboxEvent("salesforce", f"salesforce:{org[:15]}:{nid}:{rid}", rid,
+                                 f"outbound:{sobject_type or 'sObject'}", None))
+    if not events:
+        raise WebhookRejected(400, "bad_shape", "an Outbound Message without Notifications")
+    return events
+
+
+def ack_envelope() -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
+            f'"{SOAP_NS}"><soapenv:Body><notificationsResponse xmlns="{OUTBOUND_NS}">'
+            "<Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"
+            ).encode()
+
+
+def soap_fault(message: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
+            f'"{SOAP_NS}"><soapenv:Body><soapenv:Fault><faultcode>soapenv:Client</faultcode>'
+            f"<faultstring>{message}</faultstring></soapenv:Fault></soapenv:Body>"
+            "</soapenv:Envelope>").encode()
+
+
+# -- persistence ---------------------------------------------------------------------------
+def persist(store: Store, events: Sequence[InboxEvent], now: datetime, *,
+            lock_wait: float = 5.0) -> tuple[int, int]:
+    """All events in one transaction; (new, duplicates).
+
+    A store whose connections do not wait for locks themselves (see
+    `sync.service.runner.webhook_store`) raises at once while the worker writes; the
+    transaction is then retried every few milliseconds, so the answer waits no longer
+    than the worker's transaction does (SQLite's own busy handler sleeps in growing steps
+    of up to 100 ms).
+    """
+    if not events:
+        return 0, 0
+    deadline = time.monotonic() + lock_wait
+    while True:
+        try:
+            new = 0
+            with store.unit_of_work() as uow:
+                for event in events:
+                    new += int(uow.inbox.add(event.source, event.dedupe_key, event.crm_id,
+                                             event.event_type, event.occurred_at,
+                                             received_at=now))
+                uow.commit()
+            return new, len(events) - new
+        except StoreUnavailable:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(LOCK_RETRY)

@@ -1,0 +1,1 @@
+"""The always-on service: one worker thread, scheduler triggers, HTTP app."""

@@ -104,16 +104,22 @@ class HubSpotConnector:
         pager = CreatedDatePager(self.transport, self._properties, max(start, 0))
         leads: dict[str, CrmLead] = {}
         newest = int(cursor) if cursor else to_ms(since)
+        fresh = 0  # past the cursor: only these count toward `limit`, or a busy overlap
+        full = False  # window (more than `limit` records) would hold the cursor in place
         for page in pager:
             for record in page:
                 lead = self._lead(record)
-                if lead is not None:
-                    leads[lead.crm_id] = lead
-                    newest = max(newest, to_ms(lead.created_at))
-            if len(leads) >= limit:
+                if lead is None or lead.crm_id in leads:
+                    continue
+                leads[lead.crm_id] = lead
+                created = to_ms(lead.created_at)
+                fresh += not cursor or created > int(cursor)
+                newest = max(newest, created)
+            if fresh >= limit:
+                full = True
                 break
         ordered = sorted(leads.values(), key=lambda lead: (lead.created_at, lead.crm_id))
-        return PollPage(ordered, str(newest), more=pager.has_more and len(leads) >= limit)
+        return PollPage(ordered, str(newest), more=pager.has_more and full)
 
     def _read(self, ids: Sequence[str], properties: Sequence[str]) -> dict[str, dict[str, Any]]:
         records: dict[str, dict[str, Any]] = {}

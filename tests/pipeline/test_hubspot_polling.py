@@ -80,3 +80,14 @@ def test_routing_metadata_is_written_only_to_configured_properties(
         kinds = [row.kind for row in uow.audit.for_lead("hubspot", cid)]
     assert kinds[:4] == [AuditKind.ARRIVED, AuditKind.DECISION, AuditKind.OWNER_WRITTEN,
                          AuditKind.TASK_CREATED]
+
+
+def test_more_new_leads_than_a_poll_page_inside_the_overlap_window_all_arrive(
+        box: HubSpotSandbox, make_context: Callable[..., Context]) -> None:
+    now = datetime.now(UTC)
+    ids = box.seed_contacts(700, created_between=(now - timedelta(seconds=60), now),
+                            rng_seed=21)
+    ctx = make_context()
+    result = run_cycle(ctx)
+    assert result.ingest.new == 700
+    assert sorted(lead_rows(ctx)) == sorted(ids)

@@ -7,8 +7,6 @@ dedupe key. Never a `propertyValue`, never a raw body (either may carry PHI).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 import re
@@ -20,6 +18,7 @@ from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
+from hubspot.utils.signature import Signature
 
 from state import Store, StoreUnavailable
 
@@ -53,9 +52,20 @@ class InboxEvent:
 
 
 # -- HubSpot --------------------------------------------------------------------------------
+# HubSpot signs the URI with these characters decoded (its v3 validation guide)
+_URI_DECODES = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
+                "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+_ENCODED = re.compile("|".join(_URI_DECODES), re.IGNORECASE)
+
+
+def signed_form(uri: str) -> str:
+    return _ENCODED.sub(lambda m: _URI_DECODES[m.group(0).upper()], uri)
+
+
 def hubspot_signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
-    source = method.encode() + uri.encode() + body + timestamp.encode()
-    return base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
+    """Signature v3, computed by the HubSpot SDK's own helper."""
+    return str(Signature.get_signature(secret, body.decode("utf-8", "surrogateescape"), "v3",
+                                       signed_form(uri), method, timestamp))
 
 
 def verify_hubspot(secret: str, method: str, uri: str, body: bytes,

@@ -3,6 +3,8 @@ PostgreSQL (psycopg 3), schema migration, health check. Nothing happens at impor
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,20 @@ def _parse(url: str) -> URL:
     )
 
 
+def _set_wal(cur: Any, busy_timeout_ms: int) -> None:
+    """Switch to WAL. SQLite can refuse the switch with SQLITE_BUSY at once, without its busy
+    handler, while other connections open the same new file: retry within the timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
     database = url.database or ""
     memory = database in ("", ":memory:") or database.startswith("file::memory:")
@@ -160,7 +176,7 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             if not memory:
-                cur.execute("PRAGMA journal_mode = WAL")
+                _set_wal(cur, busy_timeout_ms)
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
         finally:

@@ -12,7 +12,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
@@ -23,26 +22,12 @@ from connectors.base import CrmError, RetriableError
 from connectors.hubspot.errors import classify
 from connectors.ratelimit import RollingWindow
 from connectors.retry import RetryPolicy
+from connectors.stats import CallStats
 
 
 def _is_api_exception(exc: BaseException) -> bool:
     # every generated package (contacts, owners, tasks...) has its own ApiException class
     return type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status")
-
-
-@dataclass
-class CallStats:
-    """Counts per endpoint, read by metrics and benchmarks."""
-
-    calls: dict[str, int] = field(default_factory=dict)
-    throttled: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, endpoint: str, status: int) -> None:
-        with self.lock:
-            self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
-            if status == 429:
-                self.throttled[endpoint] = self.throttled.get(endpoint, 0) + 1
 
 
 class HubSpotTransport:

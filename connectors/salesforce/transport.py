@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -24,6 +23,7 @@ from connectors.ratelimit import RollingWindow
 from connectors.retry import RetryPolicy
 from connectors.salesforce.auth import AccessToken, TokenKeeper
 from connectors.salesforce.errors import BudgetError, classify
+from connectors.stats import CallStats
 
 Operation = Callable[[Salesforce], Any]
 
@@ -36,26 +36,6 @@ def make_session(ca_bundle: str) -> requests.Session:
         session.trust_env = False
         session.verify = ca_bundle
     return session
-
-
-@dataclass
-class CallStats:
-    """Counts per endpoint, read by metrics and benchmarks."""
-
-    calls: dict[str, int] = field(default_factory=dict)
-    throttled: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, endpoint: str, status: int) -> None:
-        with self.lock:
-            self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
-            if status in (429, 403):
-                self.throttled[endpoint] = self.throttled.get(endpoint, 0) + 1
-
-    @property
-    def total(self) -> int:
-        with self.lock:
-            return sum(self.calls.values())
 
 
 class SalesforceTransport:
@@ -76,7 +56,7 @@ class SalesforceTransport:
                                if query_batch_size else {})
         self.limiter = RollingWindow(requests_per_second, 1.0, clock=clock, sleep=sleep)
         self.retry = retry or RetryPolicy(sleep=sleep)
-        self.stats = CallStats()
+        self.stats = CallStats(frozenset({429, 403}))
         self.usage: tuple[int, int] | None = None  # (used, limit) from Sforce-Limit-Info
         self._client: Salesforce | None = None
         self._client_token: AccessToken | None = None

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import trustme
@@ -36,7 +36,6 @@ __all__ = [
     "LoggedRequest",
     "Request",
     "Response",
-    "ServedEmulator",
     "TLSServer",
     "default_is_write",
 ]
@@ -367,45 +366,3 @@ class TLSServer:
             return self.fault_response(502)
         return resp
 
-
-class ServedEmulator:
-    """What every emulator exposes of its `TLSServer`: URL, CA, faults, request log, and
-    use as a context manager. Subclasses set `self.server` and may extend start/stop."""
-
-    server: TLSServer
-
-    def start(self) -> Self:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
-    @property
-    def ca_file(self) -> str:
-        return self.server.ca_file
-
-    @property
-    def faults(self) -> Faults:
-        return self.server.faults
-
-    @faults.setter
-    def faults(self, value: Faults) -> None:
-        self.server.faults = value
-
-    @property
-    def request_log(self) -> list[LoggedRequest]:
-        return self.server.request_log
-
-    def clear_log(self) -> None:
-        self.server.clear_log()

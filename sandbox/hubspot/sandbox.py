@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sandbox._server import Faults, Response, ServedEmulator, TLSServer
+from sandbox._server import Faults, Response, TLSServer
+from sandbox.emulator_base import ServedEmulator
 
 from .app import HubSpotApp, is_write
 from .emitter import WebhookEmitter

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from sandbox._server import Faults, ServedEmulator, TLSServer
+from sandbox._server import Faults, TLSServer
+from sandbox.emulator_base import ServedEmulator
 from sandbox.salesforce.app import SalesforceApp, is_write
 from sandbox.salesforce.oauth import OAuthClient
 from sandbox.salesforce.outbound import (

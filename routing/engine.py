@@ -9,8 +9,7 @@ the rule's fallback coordinator, then the rulebook's fallback owner, then UNROUT
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from routing.compiled import CompiledRulebook, CRule, compiled
 from routing.eligibility import (
@@ -21,6 +20,7 @@ from routing.eligibility import (
     now_utc,
     reason_of,
 )
+from routing.fallbacks import fallback, on_call, release_time
 from routing.geo import nearest
 from routing.matching import (
     CompiledCondition,
@@ -37,29 +37,19 @@ from routing.models import (
     Rule,
     Rulebook,
     SkipReason,
-    SlaClock,
     Status,
     Step,
     Strategy,
 )
-from routing.sla import business_deadline, human_duration, task_spec
-from routing.snapshot import HOLD_HORIZON_DAYS, PtoDays, Snapshot, snapshot
+from routing.outcome import Ctx, assign
+from routing.snapshot import HOLD_HORIZON_DAYS, Snapshot, snapshot
 from routing.strategies import Pick, least_loaded, round_robin, smooth_weighted
-
-
-@dataclass(slots=True)
-class _Ctx:
-    lead: Lead
-    cr: CompiledRulebook
-    roster: RosterState
-    ev: Evaluator
-    steps: list[Step]
 
 
 def route(lead: Lead, rulebook: Rulebook, roster: RosterState, now: datetime) -> Decision:
     """Decide who owns `lead` at `now` (aware). See the module docstring and README."""
     now = now_utc(now)
-    ctx = _Ctx(lead, compiled(rulebook), roster, Evaluator(now, lead, roster), [])
+    ctx = Ctx(lead, compiled(rulebook), roster, Evaluator(now, lead, roster), [])
     steps = ctx.steps
     attrs = normalise_attributes(lead.attributes)
     for index, crule in enumerate(ctx.cr.rules):
@@ -72,7 +62,7 @@ def route(lead: Lead, rulebook: Rulebook, roster: RosterState, now: datetime) ->
         steps.append(Step("rule_matched", f"{rule.name} ({how})"))
         return _route_rule(ctx, index, crule, attrs)
     steps.append(Step("no_rule", "no rule matched"))
-    return _fallback(ctx, None)
+    return fallback(ctx, None)
 
 
 def _skip_step(
@@ -100,7 +90,7 @@ def _capacity_step(cr: CompiledRulebook, cid: str, capacity: int | None, count: 
     return step
 
 
-def _assess_all(ctx: _Ctx, snap: Snapshot) -> tuple[list[str], dict[str, Assessment]]:
+def _assess_all(ctx: Ctx, snap: Snapshot) -> tuple[list[str], dict[str, Assessment]]:
     """Every candidate with every check; skip steps in pool order. Returns the eligible ids
     (sorted) and the assessments of the others."""
     steps = ctx.steps
@@ -139,13 +129,13 @@ def _assess_all(ctx: _Ctx, snap: Snapshot) -> tuple[list[str], dict[str, Assessm
     return eligible, assessments
 
 
-def _route_rule(ctx: _Ctx, index: int, crule: CRule, attrs: dict[str, str]) -> Decision:
+def _route_rule(ctx: Ctx, index: int, crule: CRule, attrs: dict[str, str]) -> Decision:
     rule = crule.rule
     steps = ctx.steps
     pool, key = _pool(ctx, index, crule, attrs)
     if not pool:
         steps.append(Step("pool", "empty pool"))
-        return _fallback(ctx, rule)
+        return fallback(ctx, rule)
     snap = snapshot(ctx.cr, pool, ctx.ev.now)
     steps.append(snap.pool_step)
     excluded = ctx.lead.excluded
@@ -177,12 +167,12 @@ def _route_rule(ctx: _Ctx, index: int, crule: CRule, attrs: dict[str, str]) -> D
     if eligible:
         steps.append(Step("eligible", ", ".join(eligible)))
         pick, reason_str = _pick(ctx, rule, key, eligible, members)
-        return _assign(ctx, rule, pick.coordinator, reason_str, _pointer(key, pick), pick.detail)
+        return assign(ctx, rule, pick.coordinator, reason_str, _pointer(key, pick), pick.detail)
     if not waiting:
         steps.append(
             Step("no_eligible", "nobody in the pool is eligible (not an after-hours case)")
         )
-        return _fallback(ctx, rule)
+        return fallback(ctx, rule)
     steps.append(
         Step(
             "after_hours",
@@ -192,7 +182,7 @@ def _route_rule(ctx: _Ctx, index: int, crule: CRule, attrs: dict[str, str]) -> D
     )
     if rule.after_hours is AfterHours.ASSIGN_ANYWAY:
         pick, reason_str = _pick(ctx, rule, key, waiting, members)
-        return _assign(
+        return assign(
             ctx,
             rule,
             pick.coordinator,
@@ -201,14 +191,14 @@ def _route_rule(ctx: _Ctx, index: int, crule: CRule, attrs: dict[str, str]) -> D
             pick.detail,
         )
     if rule.after_hours is AfterHours.ON_CALL:
-        decision = _on_call(ctx, rule)
+        decision = on_call(ctx, rule)
         if decision is not None:
             return decision
-        return _fallback(ctx, rule)
-    release = _release_time(ctx, snap)
+        return fallback(ctx, rule)
+    release = release_time(ctx, snap)
     if release is None:
         steps.append(Step("hold", f"no shift start within {HOLD_HORIZON_DAYS} days; cannot hold"))
-        return _fallback(ctx, rule)
+        return fallback(ctx, rule)
     at, cid = release
     steps.append(Step("hold", f"held until {at.isoformat()} (next shift start: {cid})", cid))
     return Decision(
@@ -224,7 +214,7 @@ def _route_rule(ctx: _Ctx, index: int, crule: CRule, attrs: dict[str, str]) -> D
 
 
 def _pool(
-    ctx: _Ctx, index: int, crule: CRule, attrs: dict[str, str]
+    ctx: Ctx, index: int, crule: CRule, attrs: dict[str, str]
 ) -> tuple[tuple[str, ...], str]:
     rule = crule.rule
     if not rule.pool.nearest_facility:
@@ -256,7 +246,7 @@ def _pool(
 
 
 def _pick(
-    ctx: _Ctx,
+    ctx: Ctx,
     rule: Rule,
     key: str,
     eligible: list[str],
@@ -292,135 +282,3 @@ def _pointer(key: str, pick: Pick) -> PointerUpdate | None:
     if pick.last_assigned is None and pick.weights is None:
         return None
     return PointerUpdate(key=key, last_assigned=pick.last_assigned, weights=pick.weights)
-
-
-def _on_call(ctx: _Ctx, rule: Rule) -> Decision | None:
-    steps = ctx.steps
-    rotation = ctx.cr.rulebook.rotations.get(rule.on_call) if rule.on_call else None
-    if rotation is None or not rotation.coordinators or rotation.period <= timedelta(0):
-        steps.append(Step("on_call", f"no usable on-call rotation {rule.on_call!r}"))
-        return None
-    n = len(rotation.coordinators)
-    start = ((ctx.ev.now - rotation.anchor.astimezone(UTC)) // rotation.period) % n
-    coords = ctx.cr.coords
-    for k in range(n):
-        cid = rotation.coordinators[(start + k) % n]
-        cc = coords.get(cid)
-        hard, _timing, at_cap = ctx.ev.assess(cid, cc)
-        blocking = hard or (SkipReason.AT_CAPACITY if at_cap else None)
-        if blocking is not None:
-            steps.append(
-                Step(
-                    "on_call",
-                    f"{rotation.name}: {cid} skipped: "
-                    f"{ctx.ev.describe(cid, cc, blocking)}; trying next",
-                    cid,
-                )
-            )
-            continue
-        turn = "on call" if k == 0 else f"next in rotation ({k} after the on-call person)"
-        steps.append(Step("on_call", f"{rotation.name}: {cid} {turn}", cid))
-        return _assign(ctx, rule, cid, f"on_call:{rotation.name}", None, None, wall_clock=True)
-    steps.append(Step("on_call", f"{rotation.name}: nobody in the rotation can take it"))
-    return None
-
-
-def _release_time(ctx: _Ctx, snap: Snapshot) -> tuple[datetime, str] | None:
-    """Earliest next shift start among pool members that are known, not away and have not
-    failed this lead; PTO days (and holidays) are skipped in the walk."""
-    best: tuple[datetime, str] | None = None
-    now = ctx.ev.now
-    excluded = ctx.lead.excluded
-    away = ctx.roster.away
-    for cid, cc, _hard, _timing, _step in snap.entries:
-        if cc is None or cid in excluded or cid in away:
-            continue
-        at = snap.next_start(cid, cc, now)
-        if at is not None and (best is None or at < best[0]):
-            best = (at, cid)
-    return best
-
-
-def _fallback(ctx: _Ctx, rule: Rule | None) -> Decision:
-    steps = ctx.steps
-    chain: list[tuple[str, str]] = []
-    if rule is not None and rule.fallback:
-        chain.append(("rule", rule.fallback))
-    global_owner = ctx.cr.rulebook.fallback_owner
-    if global_owner and (rule is None or global_owner != rule.fallback):
-        chain.append(("global", global_owner))
-    for kind, cid in chain:
-        cc = ctx.cr.coords.get(cid)
-        hard, timing, at_cap = ctx.ev.assess(cid, cc)
-        if hard is not None:
-            steps.append(
-                Step(
-                    "fallback",
-                    f"{kind} fallback {cid} skipped: {ctx.ev.describe(cid, cc, hard)}",
-                    cid,
-                )
-            )
-            continue
-        notes = [str(timing)] if timing is not None else []
-        if at_cap:
-            notes.append("at_capacity")
-        extra = f" (safety net: assigned although {', '.join(notes)})" if notes else ""
-        steps.append(Step("fallback", f"{kind} fallback {cid} assigned{extra}", cid))
-        return _assign(ctx, rule, cid, f"fallback:{kind}", None, None)
-    reason = "no_eligible_coordinator" if rule is not None else "no_rule_matched"
-    steps.append(Step("unroutable", "no fallback owner available"))
-    return Decision(
-        lead_id=ctx.lead.id,
-        status=Status.UNROUTABLE,
-        owner=None,
-        rule=rule.name if rule is not None else None,
-        reason=reason,
-        explanation=tuple(steps),
-        decided_at=ctx.ev.now,
-    )
-
-
-def _assign(
-    ctx: _Ctx,
-    rule: Rule | None,
-    owner: str,
-    reason: str,
-    pointer: PointerUpdate | None,
-    detail: str | None,
-    wall_clock: bool = False,
-) -> Decision:
-    rulebook = ctx.cr.rulebook
-    now = ctx.ev.now
-    sla = (rule.sla if rule is not None and rule.sla else None) or rulebook.default_sla
-    due = now + sla
-    clock_used = "wall clock"
-    cc = ctx.cr.coords.get(owner)
-    if rulebook.sla_clock is SlaClock.BUSINESS and not wall_clock:
-        if cc is not None and cc.schedule is not None:
-            blocked = PtoDays(cc.pto) if cc.pto else None
-            business = business_deadline(cc.schedule, now, sla, blocked)
-            if business is not None:
-                due, clock_used = business, f"business hours of {owner}"
-            else:
-                clock_used = "wall clock (no working time found for the owner)"
-        else:
-            clock_used = "wall clock (owner has no schedule)"
-    elif wall_clock and rulebook.sla_clock is SlaClock.BUSINESS:
-        clock_used = "wall clock (on call)"
-    if detail is not None:
-        ctx.steps.append(Step("picked", detail, owner))
-    ctx.steps.append(Step("sla", f"{human_duration(sla)} on {clock_used}: due {due.isoformat()}"))
-    template = (rule.task if rule is not None and rule.task else None) or rulebook.task
-    task = task_spec(template, ctx.lead.id, rule.name if rule else None, sla, owner, due)
-    return Decision(
-        lead_id=ctx.lead.id,
-        status=Status.ASSIGNED,
-        owner=owner,
-        rule=rule.name if rule is not None else None,
-        reason=reason,
-        explanation=tuple(ctx.steps),
-        decided_at=now,
-        sla_due=due,
-        task=task,
-        pointer=pointer,
-    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connectors.base import AttemptQuery, batch_size
 from routing import route
@@ -19,6 +19,12 @@ BATCH = 100
 # the owner is in the CRM, so a contact attempt can be seen there
 WATCHED = (LeadStatus.OWNER_WRITTEN, LeadStatus.TASK_CREATED, LeadStatus.ESCALATED_FINAL,
            LeadStatus.OVERRIDDEN)
+
+
+# Leads the CRM still owes us an answer on: checked every scan until contacted. Leads handed
+# to a person (overridden) or to the final owner are only measured, so only for a while.
+OPEN = (LeadStatus.OWNER_WRITTEN, LeadStatus.TASK_CREATED)
+WATCH_FOR = timedelta(days=14)
 
 
 @dataclass
@@ -47,8 +53,10 @@ def _queries(ctx: Context, rows: list[LeadRow]) -> list[AttemptQuery]:
 def detect_attempts(ctx: Context) -> SlaResult:
     """Batch-read contact signals for every watched lead not yet contacted."""
     result = SlaResult()
+    horizon = ctx.clock() - WATCH_FOR
     with ctx.store.unit_of_work(read_only=True) as uow:
-        rows = [row for row in uow.leads.by_status(*WATCHED) if row.contacted_at is None]
+        rows = [row for row in uow.leads.by_status(*WATCHED) if row.contacted_at is None
+                and (row.status in OPEN or (row.assigned_at or horizon) > horizon)]
         for row in rows:
             uow.session.expunge(row)
     size = batch_size(ctx.connector, BATCH)

@@ -6,13 +6,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sandbox.hubspot import HubSpotSandbox
 from state import LeadStatus
 from sync.context import Context
 from sync.cycle import run_cycle
+from sync.sla import detect_attempts
 from tests.pipeline.conftest import (
     COORDINATORS,
     RULE_POOLS,
@@ -162,3 +163,22 @@ def test_a_deactivated_owner_is_reported_and_never_written(
     assert "maria" in ctx.directory.unusable
     run_cycle(ctx)
     assert all(owner_of(box, cid) not in (None, "1001") for cid in ids)
+
+
+def test_handed_over_leads_are_measured_for_two_weeks_then_no_longer_read(
+        box: HubSpotSandbox, make_context: Callable[..., Context]) -> None:
+    open_lead, handed_over = seed(box, 2, seed_value=8)
+    ctx = make_context(sla="30d")
+    run_cycle(ctx)
+    box.set_owner_by_hand(handed_over, "1009")
+    run_cycle(ctx)
+    assert lead_rows(ctx)[handed_over].status == LeadStatus.OVERRIDDEN
+
+    real_clock = ctx.clock
+    ctx.clock = lambda: real_clock() + timedelta(days=15)
+    box.log_call(open_lead)
+    box.log_call(handed_over, owner_id="1009")
+    detect_attempts(ctx)
+    rows = lead_rows(ctx)
+    assert rows[open_lead].status == LeadStatus.CONTACTED
+    assert rows[handed_over].contacted_at is None  # past the measuring window

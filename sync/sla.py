@@ -38,16 +38,14 @@ class SlaResult:
 
 
 def _queries(ctx: Context, rows: list[LeadRow]) -> list[AttemptQuery]:
-    queries = []
+    """One attempt query per assigned lead, with its routing task's id (one store read)."""
+    keys = {row.crm_id: outbox_key(row.crm_id, row.assignment, OutboxKind.TASK)
+            for row in rows}
     with ctx.store.unit_of_work(read_only=True) as uow:
-        for row in rows:
-            if row.assigned_at is None or row.crm_owner_id is None:
-                continue
-            task = uow.outbox.get(outbox_key(row.crm_id, row.assignment, OutboxKind.TASK))
-            task_id = task.result if task is not None and task.status == "done" else None
-            queries.append(AttemptQuery(row.crm_id, row.assigned_at, row.crm_owner_id,
-                                        task_id))
-    return queries
+        task_ids = uow.outbox.done_results(keys.values())
+    return [AttemptQuery(row.crm_id, row.assigned_at, row.crm_owner_id,
+                         task_ids.get(keys[row.crm_id]))
+            for row in rows if row.assigned_at is not None and row.crm_owner_id is not None]
 
 
 def detect_attempts(ctx: Context) -> SlaResult:

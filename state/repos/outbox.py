@@ -60,6 +60,16 @@ class OutboxRepo:
     def get(self, key: str) -> OutboxRow | None:
         return self.session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
 
+    def done_results(self, keys: Iterable[str]) -> dict[str, str | None]:
+        """`result` of the done rows among `keys` (e.g. created task ids), in one query."""
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        stmt = select(OutboxRow.key, OutboxRow.result).where(
+            col(OutboxRow.key).in_(wanted), OutboxRow.status == OutboxStatus.DONE.value
+        )
+        return {str(key): result for key, result in self.session.exec(stmt)}
+
     def pending(
         self,
         limit: int,

@@ -61,10 +61,6 @@ def _claim(ctx: Context, kind: OutboxKind) -> list[OutboxRow]:
     with ctx.store.unit_of_work() as uow:
         rows = uow.outbox.claim(batch_size(ctx.connector, BATCH), now,
                                  lease=ctx.config.service.claim_lease, kind=kind)
-        if kind is OutboxKind.TASK:
-            for row in rows:  # counted before the call: a crash after it must search first
-                row.attempts += 1
-                uow.session.add(row)
         uow.commit()
         for row in rows:
             uow.session.expunge(row)
@@ -174,15 +170,19 @@ def _ready_tasks(ctx: Context, rows: list[OutboxRow]) -> tuple[list[OutboxRow], 
             if stale or owner_row is None or owner_row.status in (OutboxStatus.CANCELLED,
                                                                   OutboxStatus.FAILED):
                 uow.outbox.mark_done(row.id, "superseded", now=now)
-            elif owner_row.status != OutboxStatus.DONE:
+            else:
                 stored = uow.outbox.get(row.key)
                 assert stored is not None
-                stored.attempts -= 1  # this claim made no call
-                stored.next_attempt_at = now
+                if owner_row.status != OutboxStatus.DONE:
+                    stored.next_attempt_at = now  # not claimed after all: owner first
+                    deferred += 1
+                else:
+                    # counted before the call: after a crash or an uncertain answer the
+                    # next try searches for the task's marker before creating it
+                    stored.attempts += 1
+                    row.attempts = stored.attempts
+                    ready.append(row)
                 uow.session.add(stored)
-                deferred += 1
-            else:
-                ready.append(row)
         uow.commit()
     return ready, deferred
 

@@ -37,6 +37,9 @@ class LeadStatus(StrEnum):
     OVERRIDDEN = "overridden"
     UNROUTABLE = "unroutable"
     ESCALATED_FINAL = "escalated_final"
+    # the record could not be recorded or routed (a failure of its data or of our code); kept
+    # by CRM id with the reason, re-evaluated when the record changes or the service restarts
+    SET_ASIDE = "set_aside"
 
 
 # Assigned to a coordinator and not yet contacted: these count against capacity.
@@ -55,6 +58,7 @@ TERMINAL_STATUSES: frozenset[LeadStatus] = frozenset(
         LeadStatus.OVERRIDDEN,
         LeadStatus.UNROUTABLE,
         LeadStatus.ESCALATED_FINAL,
+        LeadStatus.SET_ASIDE,
     }
 )
 
@@ -72,6 +76,9 @@ class AuditKind(StrEnum):
     OVERRIDDEN = "overridden"
     SKIPPED = "skipped"
     UNROUTABLE = "unroutable"
+    SET_ASIDE = "set_aside"
+    REEVALUATED = "reevaluated"  # a skipped or set-aside lead changed and is routed now
+    RETRY = "retry"  # an unroutable lead tried again
     ERROR = "error"
 
 

@@ -13,6 +13,8 @@ only -- SQLAlchemy's own messages repeat the statement's parameters.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -66,6 +68,20 @@ class UnitOfWork:
 
     def flush(self) -> None:
         self.session.flush()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Changes inside are undone alone when the block raises; the rest of the unit stays.
+
+        This is how one bad lead is set aside without failing its batch. A transient error
+        (lost connection, lock timeout) is not a lead's fault: it surfaces as
+        `StoreUnavailable` for the caller to retry the whole unit.
+        """
+        try:
+            with self.session.begin_nested():
+                yield
+        except _TRANSIENT as exc:
+            raise _unavailable(exc) from None
 
     def __exit__(
         self,

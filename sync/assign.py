@@ -7,18 +7,28 @@ crash leaves either all of them or none (exactly-once effects, at-least-once exe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 from routing import apply_decision, route
 from routing.models import Decision, Lead, RosterState, Status
-from state import AuditKind, LeadRow, LeadStatus, OutboxKind, UnitOfWork, outbox_key, steps_detail
+from state import (
+    AuditKind,
+    LeadRow,
+    LeadStatus,
+    OutboxKind,
+    StoreUnavailable,
+    UnitOfWork,
+    outbox_key,
+    steps_detail,
+)
 from sync.context import Context
 from sync.leads import make_lead
 from sync.logs import get_logger
 
 log = get_logger("leadrouter.route")
 BATCH = 200
+_EPSILON = timedelta(seconds=1)  # "every unroutable lead": rows changed up to now
 
 
 @dataclass
@@ -26,6 +36,7 @@ class RouteResult:
     routed: int = 0
     held: int = 0
     unroutable: int = 0
+    set_aside: int = 0
 
 
 def lead_for(ctx: Context, row: LeadRow) -> Lead:
@@ -128,17 +139,62 @@ def release_held(ctx: Context) -> int:
     return len(rows)
 
 
+def retry_unroutable(ctx: Context, *, roster_changed: bool = False) -> int:
+    """Unroutable leads go back to `seen`, oldest first: all of them when the roster
+    changed (a lead was contacted or handed on, someone came back, the service started),
+    else those last tried at least an `escalation_interval` ago (a shift may have begun)."""
+    now = ctx.clock()
+    before = None if roster_changed else now - ctx.config.service.escalation_interval
+    retried = 0
+    while True:
+        with ctx.store.unit_of_work() as uow:
+            rows = uow.leads.by_status(LeadStatus.UNROUTABLE, limit=BATCH,
+                                       updated_before=before or now + _EPSILON, lock=True)
+            for row in rows:
+                uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.SEEN, now=now)
+                uow.audit.add(ctx.crm, row.crm_id, AuditKind.RETRY, now,
+                              detail={"why": "roster changed" if roster_changed
+                                      else "retried on schedule"})
+            uow.commit()
+        retried += len(rows)
+        if len(rows) < BATCH:
+            break
+    if retried:
+        log.info("lead.retry_unroutable", crm=ctx.crm, count=retried)
+    return retried
+
+
 def route_waiting(ctx: Context) -> RouteResult:
-    """Route every lead in `seen`, a batch per transaction."""
+    """Route every lead in `seen`, a batch per transaction.
+
+    The routing lock is taken before the leads are read, and the rows are held, so two
+    workers can never both decide the same lead. A lead whose routing fails is set aside
+    alone (its savepoint undone); the rest of its batch commits.
+    """
     result = RouteResult()
     while True:
         now = ctx.clock()
         with ctx.store.unit_of_work() as uow:
-            rows = uow.leads.by_status(LeadStatus.SEEN, limit=BATCH)
+            roster = uow.pointers.load_roster(ctx.directory.unavailable)
+            rows = uow.leads.by_status(LeadStatus.SEEN, limit=BATCH, lock=True)
             if not rows:
                 break
-            roster = uow.pointers.load_roster(ctx.directory.unavailable)
             for row in rows:
-                roster = decide(uow, ctx, row, roster, now, result)
+                try:
+                    with uow.savepoint():
+                        roster = decide(uow, ctx, row, roster, now, result)
+                except StoreUnavailable:
+                    raise
+                except Exception as exc:
+                    set_aside(uow, ctx, row.crm_id, f"routing failed ({type(exc).__name__})",
+                              now)
+                    result.set_aside += 1
             uow.commit()
     return result
+
+
+def set_aside(uow: UnitOfWork, ctx: Context, crm_id: str, reason: str, now: datetime) -> None:
+    """Park one lead that a step could not handle, with the reason, so it blocks nobody."""
+    uow.leads.update(ctx.crm, crm_id, status=LeadStatus.SET_ASIDE, now=now)
+    uow.audit.add(ctx.crm, crm_id, AuditKind.SET_ASIDE, now, detail={"why": reason})
+    log.error("lead.set_aside", crm=ctx.crm, lead=crm_id, reason=reason)

@@ -11,6 +11,7 @@ from typing import Any
 from connectors.base import AuthError, Connector, CrmError
 from connectors.registry import connector_factory
 from state import Store, open_store
+from state.writer_lock import WriterLock, acquire_writer_lock
 from sync.config import Config
 from sync.logs import get_logger
 from sync.owners import OwnerDirectory, resolve_owners
@@ -35,6 +36,7 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     # set by the service to wake the pipeline early (webhooks); a no-op elsewhere
     wake: Callable[[], None] = field(default=lambda: None)
+    writer_lock: WriterLock | None = None  # SQLite: this process is its only writer
 
     @property
     def crm(self) -> str:
@@ -43,6 +45,9 @@ class Context:
     def close(self) -> None:
         self.connector.close()
         self.store.close()
+        if self.writer_lock is not None:
+            self.writer_lock.release()
+            self.writer_lock = None
 
 
 def connector_settings(config: Config) -> Any:
@@ -73,23 +78,30 @@ def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
     """
     store = open_store(config.service.state_url)
     try:
+        writer_lock = acquire_writer_lock(store)
+    except BaseException:
+        store.close()
+        raise
+    try:
         connector = build_connector(config, environ=environ, **connector_options)
     except (AuthError, LookupError) as exc:
         store.close()
+        if writer_lock is not None:
+            writer_lock.release()
         raise StartupError(str(exc)) from None
     try:
         owners = connector.owners()
-    except AuthError as exc:
-        connector.close()
-        store.close()
-        raise StartupError(f"{exc}: check the {config.crm_kind} credentials") from None
     except CrmError as exc:
         connector.close()
         store.close()
+        if writer_lock is not None:
+            writer_lock.release()
+        if isinstance(exc, AuthError):
+            raise StartupError(f"{exc}: check the {config.crm_kind} credentials") from None
         raise StartupError(f"cannot list CRM owners: {exc}") from None
     directory = resolve_owners(config.rulebook.coordinators, owners)
     log = get_logger("leadrouter.owners")
     for coordinator, why in sorted(directory.unusable.items()):
         # reported, never written: the router treats them as away
         log.warning("owner.unusable", coordinator=coordinator, reason=why)
-    return Context(config, store, connector, directory, clock)
+    return Context(config, store, connector, directory, clock, writer_lock=writer_lock)

@@ -1,4 +1,8 @@
-"""One full cycle: ingest -> route -> apply -> contact attempts -> escalation -> apply."""
+"""One full cycle: ingest -> route -> apply -> contact attempts -> escalation -> apply.
+
+Every step runs even when an earlier one failed: a failure is recorded and logged, never
+allowed to skip the rest (pending work stays in the outbox and the cursor for the next cycle).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ from typing import Any, TypeVar
 
 from connectors.base import AuthError, CrmError
 from sync.apply import ApplyResult, apply_pending
-from sync.assign import RouteResult, release_held, route_waiting
+from sync.assign import RouteResult, release_held, retry_unroutable, route_waiting
 from sync.context import Context
-from sync.ingest import IngestResult, drain_inbox, poll
+from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
 from sync.logs import get_logger
 from sync.sla import SlaResult, detect_attempts, escalate_breached
 
@@ -26,39 +30,60 @@ class CycleResult:
     apply: ApplyResult = field(default_factory=ApplyResult)
     sla: SlaResult = field(default_factory=SlaResult)
     released: int = 0
-    failed_steps: list[str] = field(default_factory=list)  # steps stopped by CRM errors
+    retried: int = 0  # unroutable leads tried again
+    failed_steps: list[str] = field(default_factory=list)  # steps stopped by errors
+    auth_error: AuthError | None = None  # set: CRM steps were skipped, a person must act
 
     def summary(self) -> dict[str, Any]:
         return {name: asdict(value) if hasattr(value, "__dataclass_fields__") else value
-                for name, value in vars(self).items()}
+                for name, value in vars(self).items() if name != "auth_error"}
 
 
-def _step(result: CycleResult, name: str, step: Callable[[], T], empty: T) -> T:
-    """Run one step; a CRM error that outlived the retries ends this step, not the cycle
-    (auth errors do end it: a person must act). The outbox and cursor make this safe."""
+def _step(result: CycleResult, name: str, step: Callable[[], T], empty: T, *,
+          uses_crm: bool = True) -> T:
+    """Run one step; whatever stops it ends this step only, never the cycle (the outbox and
+    the cursor make that safe). After an auth error the CRM steps are skipped: a person must
+    act, and the store-only steps (route, release) still run."""
+    if uses_crm and result.auth_error is not None:
+        return empty
     try:
         return step()
-    except AuthError:
-        raise
+    except AuthError as exc:
+        result.auth_error = exc
+        result.failed_steps.append(name)
+        return empty
     except CrmError as exc:
         result.failed_steps.append(name)
         log.warning("cycle.step_failed", job=name, error=str(exc), error_type=type(exc).__name__)
         return empty
+    except Exception as exc:  # a bug or the store: logged without its message (may hold data)
+        result.failed_steps.append(name)
+        log.error("cycle.step_crashed", job=name, error_type=type(exc).__name__,
+                  error=str(exc) if getattr(exc, "phi_safe", False) else None)
+        return empty
 
 
 def run_cycle(ctx: Context) -> CycleResult:
-    """Everything `sync --once` promises. CRM auth errors propagate: a person must act."""
+    """Everything `sync --once` promises. A CRM auth error is raised after the store-only
+    steps have run: a person must act."""
     started = time.monotonic()
     result = CycleResult()
     result.ingest = _step(result, "poll", lambda: poll(ctx), IngestResult())
     hinted = _step(result, "inbox", lambda: drain_inbox(ctx), IngestResult())
     result.ingest.new += hinted.new
     result.ingest.from_webhooks = hinted.from_webhooks
-    result.released = release_held(ctx)
-    result.routing = route_waiting(ctx)
+    result.ingest.set_aside += hinted.set_aside
+    _step(result, "purge", lambda: purge_inbox(ctx), 0, uses_crm=False)
+    result.released = _step(result, "release", lambda: release_held(ctx), 0, uses_crm=False)
+    # a cycle is a fresh start: the roster may have changed since the last one
+    result.retried = _step(result, "retry", lambda: retry_unroutable(ctx, roster_changed=True),
+                           0, uses_crm=False)
+    result.routing = _step(result, "route", lambda: route_waiting(ctx), RouteResult(),
+                           uses_crm=False)
     result.apply = _step(result, "apply", lambda: apply_pending(ctx), ApplyResult())
     result.sla = _step(result, "attempts", lambda: detect_attempts(ctx), SlaResult())
-    breaches = escalate_breached(ctx)
+    breaches = _step(result, "escalate", lambda: escalate_breached(ctx), SlaResult(),
+                     uses_crm=False)
     result.sla.breached, result.sla.reassigned = breaches.breached, breaches.reassigned
     result.sla.escalated = breaches.escalated
     if breaches.breached:
@@ -75,4 +100,6 @@ def run_cycle(ctx: Context) -> CycleResult:
              breached=result.sla.breached, escalated=result.sla.escalated,
              overridden=result.apply.overridden + result.sla.overridden,
              failed=result.failed_steps or None)
+    if result.auth_error is not None:
+        raise result.auth_error
     return result

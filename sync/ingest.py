@@ -1,18 +1,30 @@
-"""Ingest: poll the CRM with a durable cursor, and turn webhook hints into lead rows."""
+"""Ingest: poll the CRM with a durable cursor, and turn webhook hints into lead rows.
+
+Each lead is recorded in its own savepoint: a record that cannot be stored is set aside (kept
+by CRM id with the reason, visible in `explain`) and never holds back its page, its cursor or
+the webhook events that came with it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from connectors.base import CrmLead
-from state import AuditKind, LeadStatus, UnitOfWork
+from state import AuditKind, LeadStatus, StoreUnavailable, UnitOfWork
 from sync.context import Context
+from sync.leads import routing_attributes
 from sync.logs import get_logger
 
 log = get_logger("leadrouter.ingest")
 POLL_PAGE = 500  # leads per transaction
 MAX_PAGES_PER_CYCLE = 40
+# processed webhook events are kept this long so redeliveries are still recognised (HubSpot
+# and Salesforce both stop retrying a delivery within 24 hours)
+INBOX_RETENTION = timedelta(hours=48)
+# leads that were left aside (not eligible, or unrecordable) and may be routed once they change
+REEVALUATED_STATUSES = frozenset({LeadStatus.SKIPPED.value, LeadStatus.SET_ASIDE.value})
 
 
 @dataclass
@@ -21,10 +33,18 @@ class IngestResult:
     new: int = 0
     skipped: int = 0
     from_webhooks: int = 0
+    set_aside: int = 0
+    reevaluated: int = 0
+    outside_window: int = 0  # webhook hints for records polling would not route
 
 
 def cursor_name(ctx: Context) -> str:
     return f"{ctx.crm}:poll"
+
+
+def window_start(ctx: Context, now: datetime) -> datetime:
+    """The oldest creation time a lead may have to be routed (the `backfill` window)."""
+    return now - ctx.config.service.backfill
 
 
 def _record(uow: UnitOfWork, ctx: Context, leads: Sequence[CrmLead],
@@ -32,25 +52,75 @@ def _record(uow: UnitOfWork, ctx: Context, leads: Sequence[CrmLead],
     now = ctx.clock()
     for lead in leads:
         result.seen += 1
-        if not uow.leads.add_seen(ctx.crm, lead.crm_id, lead.created_at, lead.attributes,
-                                  now=now):
-            continue
-        result.new += 1
-        uow.audit.add(ctx.crm, lead.crm_id, AuditKind.ARRIVED, now,
-                      detail={"created_at": lead.created_at.isoformat(),
-                              "crm_owner": lead.owner_id, "eligible": lead.eligible})
-        if not lead.eligible:
-            result.skipped += 1
-            uow.leads.update(ctx.crm, lead.crm_id, status=LeadStatus.SKIPPED, now=now,
-                             crm_owner_id=lead.owner_id)
-            uow.audit.add(ctx.crm, lead.crm_id, AuditKind.SKIPPED, now,
-                          detail={"why": "owned by a person or outside the configured filters"})
+        try:
+            with uow.savepoint():
+                _record_one(uow, ctx, lead, now, result)
+        except StoreUnavailable:
+            raise  # not this lead's fault: the whole unit is retried
+        except Exception as exc:
+            _set_aside(uow, ctx, lead, now, f"could not be recorded ({type(exc).__name__})",
+                       result)
+
+
+def _record_one(uow: UnitOfWork, ctx: Context, lead: CrmLead, now: datetime,
+                result: IngestResult) -> None:
+    attributes = routing_attributes(lead.attributes, ctx.config)
+    if not uow.leads.add_seen(ctx.crm, lead.crm_id, lead.created_at, attributes, now=now):
+        _reevaluate(uow, ctx, lead, attributes, now, result)
+        return
+    result.new += 1
+    uow.audit.add(ctx.crm, lead.crm_id, AuditKind.ARRIVED, now,
+                  detail={"created_at": lead.created_at.isoformat(),
+                          "crm_owner": lead.owner_id, "eligible": lead.eligible})
+    if not lead.eligible:
+        result.skipped += 1
+        uow.leads.update(ctx.crm, lead.crm_id, status=LeadStatus.SKIPPED, now=now,
+                         crm_owner_id=lead.owner_id)
+        uow.audit.add(ctx.crm, lead.crm_id, AuditKind.SKIPPED, now,
+                      detail={"why": "owned by a person or outside the configured filters"})
+
+
+def _reevaluate(uow: UnitOfWork, ctx: Context, lead: CrmLead, attributes: dict[str, str],
+                now: datetime, result: IngestResult) -> None:
+    """A known lead seen again: one left aside is routed once it is eligible, while it is
+    still inside the backfill window. A lead a person owns is never eligible."""
+    if not lead.eligible or lead.created_at < window_start(ctx, now):
+        return
+    row = uow.leads.get(ctx.crm, lead.crm_id)
+    if row is None or row.status not in REEVALUATED_STATUSES:
+        return
+    was = row.status
+    uow.leads.update(ctx.crm, lead.crm_id, status=LeadStatus.SEEN, attributes=attributes,
+                     crm_owner_id=lead.owner_id, now=now)
+    uow.audit.add(ctx.crm, lead.crm_id, AuditKind.REEVALUATED, now,
+                  detail={"was": was, "why": "eligible now"})
+    result.reevaluated += 1
+    log.info("lead.reevaluated", crm=ctx.crm, lead=lead.crm_id, status=was)
+
+
+def _set_aside(uow: UnitOfWork, ctx: Context, lead: CrmLead, now: datetime, reason: str,
+               result: IngestResult) -> None:
+    """Keep the lead by CRM id (no attributes) with why it could not be recorded."""
+    result.set_aside += 1
+    try:
+        with uow.savepoint():
+            if uow.leads.add_seen(ctx.crm, lead.crm_id, lead.created_at, {}, now=now):
+                uow.leads.update(ctx.crm, lead.crm_id, status=LeadStatus.SET_ASIDE, now=now,
+                                 crm_owner_id=lead.owner_id)
+            uow.audit.add(ctx.crm, lead.crm_id, AuditKind.SET_ASIDE, now,
+                          detail={"why": reason})
+        log.warning("lead.set_aside", crm=ctx.crm, lead=lead.crm_id, reason=reason)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:  # not even its id can be stored (e.g. an id the CRM never makes)
+        log.error("lead.set_aside_failed", crm=ctx.crm, reason=reason,
+                  error_type=type(exc).__name__)
 
 
 def poll(ctx: Context) -> IngestResult:
     """Read new records page by page; each page and the cursor commit together."""
     result = IngestResult()
-    since = ctx.clock() - ctx.config.service.backfill
+    since = window_start(ctx, ctx.clock())
     for _ in range(MAX_PAGES_PER_CYCLE):
         with ctx.store.unit_of_work(read_only=True) as uow:
             cursor = uow.cursors.get(cursor_name(ctx))
@@ -62,26 +132,42 @@ def poll(ctx: Context) -> IngestResult:
             uow.commit()
         if not page.more:
             break
-    if result.new:
+    if result.new or result.set_aside or result.reevaluated:
         log.info("ingest.polled", count=result.seen, routed=result.new - result.skipped,
-                 skipped=result.skipped)
+                 skipped=result.skipped, failed=result.set_aside or None,
+                 reevaluated=result.reevaluated or None)
     return result
 
 
 def drain_inbox(ctx: Context, *, limit: int = 500) -> IngestResult:
-    """Webhook events are hints: fetch those records from the CRM and record them."""
+    """Webhook events are hints: fetch those records from the CRM and record the ones
+    polling would route too (created inside the backfill window)."""
     result = IngestResult()
+    now = ctx.clock()
     with ctx.store.unit_of_work(read_only=True) as uow:
-        events = [(row.id, row.crm_id) for row in uow.inbox.unprocessed(limit)
-                  if row.source == ctx.crm]
-    if not events:
-        return result
-    ids = sorted({crm_id for _, crm_id in events})
-    leads = ctx.connector.fetch(ids)
-    with ctx.store.unit_of_work() as uow:
-        _record(uow, ctx, leads, result)
-        uow.inbox.mark_processed([event_id for event_id, _ in events if event_id is not None],
-                                 now=ctx.clock())
-        uow.commit()
-    result.from_webhooks = len(events)
+        events = [(row.id, row.crm_id) for row in uow.inbox.unprocessed(limit, source=ctx.crm)]
+    if events:
+        ids = sorted({crm_id for _, crm_id in events})
+        start = window_start(ctx, now)
+        fetched = ctx.connector.fetch(ids)
+        leads = [lead for lead in fetched if lead.created_at >= start]
+        result.outside_window = len(fetched) - len(leads)
+        with ctx.store.unit_of_work() as uow:
+            _record(uow, ctx, leads, result)
+            uow.inbox.mark_processed([event_id for event_id, _ in events if event_id is not None],
+                                     now=now)
+            uow.commit()
+        result.from_webhooks = len(events)
+        if result.outside_window:
+            log.info("inbox.outside_window", crm=ctx.crm, count=result.outside_window)
     return result
+
+
+def purge_inbox(ctx: Context) -> int:
+    """Delete processed webhook events past their retention; runs on the poll schedule."""
+    with ctx.store.unit_of_work() as uow:
+        purged = uow.inbox.purge_processed(ctx.clock() - INBOX_RETENTION)
+        uow.commit()
+    if purged:
+        log.info("inbox.purged", crm=ctx.crm, count=purged)
+    return purged

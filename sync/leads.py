@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
@@ -9,19 +10,27 @@ from types import MappingProxyType
 from routing.models import Lead
 from sync.config import Config
 from sync.geo import locate_zip
+from sync.vocabulary import Vocabulary, build_vocabulary
+
+_VOCABULARIES: dict[int, Vocabulary] = {}
+
+
+def vocabulary_of(config: Config) -> Vocabulary:
+    """The config's vocabulary, built once per loaded config."""
+    key = id(config)
+    vocabulary = _VOCABULARIES.get(key)
+    if vocabulary is None:
+        vocabulary = build_vocabulary(config.rulebook, frozenset(config.fields),
+                                      zip_attribute=config.zip_attribute)
+        _VOCABULARIES[key] = vocabulary
+        weakref.finalize(config, _VOCABULARIES.pop, key, None)
+    return vocabulary
 
 
 def routing_attributes(values: Mapping[str, object], config: Config) -> dict[str, str]:
-    """Keep only the attributes named in [fields], as trimmed strings; drop empty values."""
-    attributes: dict[str, str] = {}
-    for attribute in config.fields:
-        value = values.get(attribute)
-        if value is None:
-            continue
-        text = str(value).strip()
-        if text:
-            attributes[attribute] = text
-    return attributes
+    """The attributes named in [fields], reduced to values routing can compare (the rest
+    become `OTHER`); blank values dropped. Nothing else of a lead is ever kept."""
+    return vocabulary_of(config).clean(values)
 
 
 def make_lead(lead_id: str, created_at: datetime, attributes: Mapping[str, str],

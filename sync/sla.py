@@ -8,9 +8,17 @@ from datetime import datetime, timedelta
 from connectors.base import AttemptQuery, batch_size
 from routing import route
 from routing.models import Decision, RosterState, Status, Step, TaskSpec
-from state import AuditKind, LeadRow, LeadStatus, OutboxKind, UnitOfWork, outbox_key
+from state import (
+    AuditKind,
+    LeadRow,
+    LeadStatus,
+    OutboxKind,
+    StoreUnavailable,
+    UnitOfWork,
+    outbox_key,
+)
 from sync.apply import mark_overridden
-from sync.assign import lead_for, record_assignment
+from sync.assign import lead_for, record_assignment, set_aside
 from sync.context import Context
 from sync.logs import get_logger
 
@@ -120,34 +128,44 @@ def escalate_breached(ctx: Context) -> SlaResult:
                 break
             roster: RosterState = uow.pointers.load_roster(ctx.directory.unavailable)
             for row in rows:
-                previous = row.owner
-                uow.audit.add(ctx.crm, row.crm_id, AuditKind.BREACH, now, coordinator=previous,
-                              rule=row.rule, detail={"sla_due": row.sla_due.isoformat()
-                                                     if row.sla_due else None})
-                row = uow.leads.mark_breached(ctx.crm, row.crm_id, now=now)
-                result.breached += 1
-                decision = route(lead_for(ctx, row), ctx.config.rulebook, roster, now)
-                final = row.reassignments >= limit or decision.status is not Status.ASSIGNED \
-                    or decision.owner not in ctx.directory.owner_of
-                if final:
-                    decision = _final(ctx, decision, now)
-                if decision.owner not in ctx.directory.owner_of:
-                    uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.ESCALATED_FINAL,
-                                     now=now)
-                    log.error("lead.escalation_failed", crm=ctx.crm, lead=row.crm_id,
-                              reason="no usable final owner")
-                    continue
-                assert decision.owner is not None
-                if decision.pointer is not None and not final:
-                    uow.pointers.save_pointer(decision.pointer)
-                record_assignment(uow, ctx, row, decision, decision.owner, now,
-                                  kind=AuditKind.ESCALATION,
-                                  status=LeadStatus.ESCALATED_FINAL if final
-                                  else LeadStatus.ROUTED)
-                counts = dict(roster.open_counts)
-                counts[decision.owner] = counts.get(decision.owner, 0) + 1
-                roster = replace(roster, open_counts=counts)
-                result.escalated += int(final)
-                result.reassigned += int(not final)
+                try:
+                    with uow.savepoint():
+                        roster = _escalate_one(uow, ctx, row, roster, now, limit, result)
+                except StoreUnavailable:
+                    raise
+                except Exception as exc:
+                    set_aside(uow, ctx, row.crm_id, f"escalation failed ({type(exc).__name__})",
+                              now)
             uow.commit()
     return result
+
+
+def _escalate_one(uow: UnitOfWork, ctx: Context, row: LeadRow, roster: RosterState,
+                  now: datetime, limit: int, result: SlaResult) -> RosterState:
+    """Breach one lead and route it again (or hand it to the final owner)."""
+    previous = row.owner
+    uow.audit.add(ctx.crm, row.crm_id, AuditKind.BREACH, now, coordinator=previous,
+                  rule=row.rule, detail={"sla_due": row.sla_due.isoformat()
+                                         if row.sla_due else None})
+    row = uow.leads.mark_breached(ctx.crm, row.crm_id, now=now)
+    result.breached += 1
+    decision = route(lead_for(ctx, row), ctx.config.rulebook, roster, now)
+    final = row.reassignments >= limit or decision.status is not Status.ASSIGNED \
+        or decision.owner not in ctx.directory.owner_of
+    if final:
+        decision = _final(ctx, decision, now)
+    if decision.owner not in ctx.directory.owner_of:
+        uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.ESCALATED_FINAL, now=now)
+        log.error("lead.escalation_failed", crm=ctx.crm, lead=row.crm_id,
+                  reason="no usable final owner")
+        return roster
+    assert decision.owner is not None
+    if decision.pointer is not None and not final:
+        uow.pointers.save_pointer(decision.pointer)
+    record_assignment(uow, ctx, row, decision, decision.owner, now, kind=AuditKind.ESCALATION,
+                      status=LeadStatus.ESCALATED_FINAL if final else LeadStatus.ROUTED)
+    counts = dict(roster.open_counts)
+    counts[decision.owner] = counts.get(decision.owner, 0) + 1
+    result.escalated += int(final)
+    result.reassigned += int(not final)
+    return replace(roster, open_counts=counts)

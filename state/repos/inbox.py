@@ -45,14 +45,15 @@ class InboxRepo:
             ["dedupe_key"],
         )
 
-    def unprocessed(self, limit: int, *, lock: bool = False) -> list[InboxRow]:
-        """Oldest first. `lock` skips rows another worker holds (PostgreSQL)."""
-        stmt = (
-            select(InboxRow)
-            .where(col(InboxRow.processed_at).is_(None))
-            .order_by(col(InboxRow.id))
-            .limit(limit)
-        )
+    def unprocessed(
+        self, limit: int, *, source: Crm | str | None = None, lock: bool = False
+    ) -> list[InboxRow]:
+        """Oldest first, of one `source` when given (filtered before the limit, so another
+        CRM's events can never fill the batch). `lock` skips rows another worker holds."""
+        stmt = select(InboxRow).where(col(InboxRow.processed_at).is_(None))
+        if source is not None:
+            stmt = stmt.where(InboxRow.source == Crm(source).value)
+        stmt = stmt.order_by(col(InboxRow.id)).limit(limit)
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
         return list(self.session.exec(stmt))

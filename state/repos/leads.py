@@ -210,16 +210,24 @@ class LeadRepo:
         *statuses: LeadStatus | str,
         owner: str | None = None,
         limit: int | None = None,
+        updated_before: datetime | None = None,
+        lock: bool = False,
     ) -> list[LeadRow]:
-        """Leads in any of `statuses` (all leads when none given), oldest first."""
+        """Leads in any of `statuses` (all leads when none given), oldest first; only those
+        last changed before `updated_before` when given. `lock` holds the rows and skips
+        rows another worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
         stmt = select(LeadRow)
         if statuses:
             stmt = stmt.where(col(LeadRow.status).in_(_values(statuses)))
         if owner is not None:
             stmt = stmt.where(LeadRow.owner == owner)
+        if updated_before is not None:
+            stmt = stmt.where(col(LeadRow.updated_at) < as_utc(updated_before))
         stmt = stmt.order_by(col(LeadRow.created_at), col(LeadRow.id))
         if limit is not None:
             stmt = stmt.limit(limit)
+        if lock:
+            stmt = stmt.with_for_update(skip_locked=True)
         return list(self.session.exec(stmt))
 
     def count_by_status(self) -> dict[str, int]:

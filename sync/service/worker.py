@@ -18,9 +18,9 @@ from typing import Any
 from connectors.base import AuthError, CrmError
 from state.errors import StoreError
 from sync.apply import ApplyResult, apply_pending
-from sync.assign import RouteResult, release_held, route_waiting
+from sync.assign import RouteResult, release_held, retry_unroutable, route_waiting
 from sync.context import Context
-from sync.ingest import IngestResult, drain_inbox, poll
+from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
 from sync.logs import get_logger
 from sync.service.metrics import Metrics
 from sync.sla import SlaResult, detect_attempts, escalate_breached
@@ -69,6 +69,7 @@ class RunTally:
     apply: ApplyResult = field(default_factory=ApplyResult)
     sla: SlaResult = field(default_factory=SlaResult)
     released: int = 0
+    retried: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -80,6 +81,7 @@ class Worker:
         self._pending: set[Job] = set()
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._roster_changed = True  # a start: the config or the roster may be new
         self._thread = threading.Thread(target=self._loop, name="leadrouter-worker",
                                         daemon=True)
 
@@ -137,29 +139,40 @@ class Worker:
                     self.state.busy = False
 
     def run(self, jobs: set[Job]) -> RunTally:
-        """Run the steps these jobs need, in pipeline order; one log line per run."""
+        """Run the steps these jobs need, in pipeline order; one log line per run.
+
+        A phase that fails never skips the others: each later phase still runs (the outbox
+        and the cursor keep the failed one's work for the next run). After an auth error the
+        phases that call the CRM are skipped (a person must act); routing still runs.
+        """
         ctx, tally = self.ctx, RunTally()
         started = time.monotonic()
         new_leads = bool(jobs & {Job.POLL, Job.INBOX, Job.RELEASE})
-        phases: list[tuple[str, Callable[[], Any]]] = []
+        # (name, phase, calls the CRM)
+        phases: list[tuple[str, Callable[[], Any], bool]] = []
         if Job.POLL in jobs:
-            phases.append(("poll", lambda: self._poll(tally)))
+            phases.append(("poll", lambda: self._poll(tally), True))
         if Job.POLL in jobs or Job.INBOX in jobs:
-            phases.append(("inbox", lambda: self._inbox(tally)))
+            phases.append(("inbox", lambda: self._inbox(tally), True))
+        if Job.POLL in jobs:
+            phases.append(("purge", self._purge, False))
         if Job.POLL in jobs or Job.RELEASE in jobs:
-            phases.append(("release", lambda: self._release(tally)))
+            phases.append(("release", lambda: self._release(tally), False))
         if new_leads:
-            phases.append(("route", lambda: self._route(tally)))
+            phases.append(("route", lambda: self._route(tally), False))
         if new_leads or Job.APPLY in jobs:
-            phases.append(("apply", lambda: self._apply(tally)))
+            phases.append(("apply", lambda: self._apply(tally), True))
         if Job.SLA in jobs:
-            phases.append(("attempts", lambda: self._attempts(tally)))
-            phases.append(("escalate", lambda: self._escalate(tally)))
-        outcome = "ok"
-        for name, phase in phases:
+            phases.append(("attempts", lambda: self._attempts(tally), True))
+            phases.append(("escalate", lambda: self._escalate(tally), True))
+        outcomes: list[str] = []
+        auth_failed = False
+        for name, phase, uses_crm in phases:
             if self._stop.is_set():
-                outcome = "abandoned"  # the outbox and cursor make stopping here safe
+                outcomes.append("abandoned")  # the outbox and cursor make stopping here safe
                 break
+            if uses_crm and auth_failed:
+                continue
             try:
                 phase()
             except AuthError as exc:
@@ -168,20 +181,22 @@ class Worker:
                     self.state.auth_failed = True
                 log.error("job.stopped", job=name, error=str(exc), error_type="AuthError",
                           reason="a person must fix the CRM credentials or scopes")
-                outcome = "auth_error"
-                break
+                outcomes.append("auth_error")
+                auth_failed = True
             except CrmError as exc:
                 self._crm_failed(name, exc, tally)
-                outcome = "crm_error"
+                outcomes.append("crm_error")
             except StoreError as exc:
+                tally.failed.append(name)
                 log.error("job.stopped", job=name, error=str(exc),
                           error_type=type(exc).__name__)
-                outcome = "store_error"
-                break
-            except Exception:
-                log.exception("job.crashed", job=name)
-                outcome = "crashed"
-                break
+                outcomes.append("store_error")
+            except Exception as exc:
+                # a bug: the type and where, never the message (it may carry lead data)
+                tally.failed.append(name)
+                log.error("job.crashed", job=name, error_type=type(exc).__name__)
+                outcomes.append("crashed")
+        outcome = outcomes[0] if outcomes else "ok"
         if outcome == "ok" and self._stop.is_set():
             outcome = "stopped"  # the rest waits in the outbox for the next start
         with self.state.lock:
@@ -234,8 +249,24 @@ class Worker:
         if result.from_webhooks >= INBOX_LIMIT:
             self.request(Job.INBOX)  # more waiting: take them in the next run
 
+    def _purge(self) -> None:
+        purge_inbox(self.ctx)
+
     def _release(self, tally: RunTally) -> None:
+        """Held leads whose shift began; unroutable leads tried again (all of them when the
+        roster changed since the last try, else those tried an escalation interval ago)."""
         tally.released += release_held(self.ctx)
+        changed, self._roster_changed = self._roster_changed, False
+        try:
+            tally.retried += retry_unroutable(self.ctx, roster_changed=changed)
+        except BaseException:
+            self._roster_changed = self._roster_changed or changed
+            raise
+
+    def roster_changed(self) -> None:
+        """Capacity freed, someone came back, the config changed: retry unroutable leads."""
+        self._roster_changed = True
+        self.request(Job.RELEASE)
 
     def _route(self, tally: RunTally) -> None:
         result = route_waiting(self.ctx)
@@ -259,6 +290,8 @@ class Worker:
         result = detect_attempts(self.ctx)
         tally.sla.contacted += result.contacted
         self.metrics.sla(result)
+        if result.contacted or result.overridden:
+            self.roster_changed()  # capacity freed
 
     def _escalate(self, tally: RunTally) -> None:
         result = escalate_breached(self.ctx)
@@ -266,6 +299,8 @@ class Worker:
         tally.sla.reassigned += result.reassigned
         tally.sla.escalated += result.escalated
         self.metrics.sla(result)
+        if result.breached:
+            self.roster_changed()  # a lead moved to another owner
         if result.breached and not self._stop.is_set():
             self._apply(tally)
 

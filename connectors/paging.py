@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def cursor_ceiling() -> datetime:
+    """The newest creation time a poll cursor may take: now. A record dated in the future
+    (an import that set `createdate`/`CreatedDate` wrongly) is still returned, but must not
+    move the cursor past the present, or every lead created after it would be skipped for
+    good. (Clock skew with the CRM is covered by the poll overlap window.)"""
+    return datetime.now(UTC)
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -86,7 +86,19 @@ def run_cycle(ctx: Context) -> CycleResult:
                      uses_crm=False)
     result.sla.breached, result.sla.reassigned = breaches.breached, breaches.reassigned
     result.sla.escalated = breaches.escalated
-    if breaches.breached:
+    if result.sla.contacted or result.sla.overridden:
+        # capacity freed: unroutable leads get their chance in this cycle, not the next
+        again = _step(result, "retry", lambda: retry_unroutable(ctx, roster_changed=True),
+                      0, uses_crm=False)
+        if again:
+            result.retried += again
+            routed = _step(result, "route", lambda: route_waiting(ctx), RouteResult(),
+                           uses_crm=False)
+            result.routing.routed += routed.routed
+            result.routing.held += routed.held
+            result.routing.unroutable += routed.unroutable
+            result.routing.set_aside += routed.set_aside
+    if breaches.breached or result.retried:
         more = _step(result, "apply", lambda: apply_pending(ctx), ApplyResult())
         result.apply.owners_written += more.owners_written
         result.apply.tasks_created += more.tasks_created

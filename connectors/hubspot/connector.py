@@ -23,7 +23,7 @@ from connectors.base import (
 from connectors.hubspot.search import CreatedDatePager
 from connectors.hubspot.transport import HubSpotTransport
 from connectors.hubspot.values import iso, parse_time, to_ms
-from connectors.paging import AfterPager, chunked
+from connectors.paging import AfterPager, chunked, cursor_ceiling
 from connectors.settings import HubSpotConfig
 
 BATCH = 100  # HubSpot batch read/update/create inputs
@@ -119,6 +119,7 @@ class HubSpotConnector:
                 full = True
                 break
         ordered = sorted(leads.values(), key=lambda lead: (lead.created_at, lead.crm_id))
+        newest = min(newest, max(to_ms(cursor_ceiling()), int(cursor) if cursor else 0))
         return PollPage(ordered, str(newest), more=pager.has_more and full)
 
     def _read(self, ids: Sequence[str], properties: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -26,6 +26,7 @@ from connectors.base import (
     TaskRequest,
     TaskResult,
 )
+from connectors.paging import cursor_ceiling
 from connectors.salesforce import attempts
 from connectors.salesforce import writes as sobject_collections
 from connectors.salesforce.auth import DEFAULT_LIFETIME, TokenKeeper, token_source
@@ -122,6 +123,8 @@ class SalesforceConnector:
             if fresh >= limit:
                 break
         ordered = sorted(leads.values(), key=lambda lead: (lead.created_at, lead.crm_id))
+        if newest is not None and newest > cursor_ceiling():
+            newest = max(cursor_ceiling(), previous) if previous else cursor_ceiling()
         text = cursor_text(newest) if newest is not None else (cursor or cursor_text(since))
         return PollPage(ordered, text, more=pager.has_more and fresh >= limit)
 

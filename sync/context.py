@@ -104,4 +104,12 @@ def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
     for coordinator, why in sorted(directory.unusable.items()):
         # reported, never written: the router treats them as away
         log.warning("owner.unusable", coordinator=coordinator, reason=why)
-    return Context(config, store, connector, directory, clock, writer_lock=writer_lock)
+    ctx = Context(config, store, connector, directory, clock, writer_lock=writer_lock)
+    from sync.scrub import scrub_store  # needs the context; imports it
+
+    try:
+        scrub_store(ctx)
+    except BaseException:
+        ctx.close()
+        raise
+    return ctx

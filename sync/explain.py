@@ -15,6 +15,8 @@ _TITLES = {
     "breach": "SLA breached", "escalation": "re-routed (escalation)",
     "overridden": "owner changed by a person", "skipped": "skipped",
     "unroutable": "unroutable", "error": "error",
+    "set_aside": "set aside (not routed until it changes)",
+    "reevaluated": "eligible now: routed again", "retry": "tried again (was unroutable)",
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlmodel import col, delete
 from structlog.testing import capture_logs
 
 from connectors.base import (
@@ -32,6 +33,7 @@ from connectors.base import (
 )
 from sandbox.hubspot import HubSpotSandbox
 from state import AuditKind
+from state.tables import CursorRow
 from sync.config import parse_config
 from sync.context import Context, build_context
 from sync.cycle import run_cycle
@@ -273,3 +275,26 @@ def test_a_contact_dated_in_the_future_does_not_freeze_the_poll_cursor(
     rows = lead_rows(ctx)
     assert rows[first].status == "task_created"
     assert rows[later].status == "task_created"
+
+
+def test_a_store_written_by_an_earlier_version_is_scrubbed_at_start(
+        box: HubSpotSandbox, hub_context: Callable[[], Context]) -> None:
+    ctx = hub_context()
+    now = datetime.now(UTC)
+    with ctx.store.unit_of_work() as uow:  # a store as earlier versions left it
+        uow.session.exec(delete(CursorRow).where(col(CursorRow.name) == "scrub:attributes:v1"))
+        uow.leads.add_seen("hubspot", "555", now, {"insurance": FREE_TEXT, "state": "AZ"},
+                           now=now)
+        uow.audit.add("hubspot", "555", AuditKind.DECISION, now, detail={"steps": [
+            {"kind": "rule_skipped", "coordinator": None,
+             "detail": f"medicaid: insurance={FREE_TEXT!r} not in [medicaid]"}]})
+        uow.commit()
+    ctx.close()
+    ctx = hub_context()  # the next start scrubs once
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        lead = uow.leads.get("hubspot", "555")
+        assert lead is not None and lead.attributes == {"insurance": OTHER, "state": OTHER}
+    text = _stored_text(ctx) + _explained(ctx, "555")
+    assert "medicaid: insurance='(other)' not in [medicaid]" in text
+    for piece in ("Jane", "jane.roe", "555-0100"):
+        assert piece not in text

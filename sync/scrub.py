@@ -1,0 +1,82 @@
+"""Once per state store: reduce what earlier versions stored verbatim to the vocabulary.
+
+Before attributes were reduced to what rules compare, a routing attribute holding free text
+("Jane Roe jane.roe@example.org") was stored as it was and echoed in the skipped-rule steps
+of the audit trail. This pass rewrites both, in batches, and records that it ran (a cursor
+row), so a store upgraded in place keeps nothing a rule could not compare.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlmodel import col, select
+
+from state import AuditRow, LeadRow
+from sync.context import Context
+from sync.leads import vocabulary_of
+from sync.logs import get_logger
+from sync.vocabulary import OTHER, Vocabulary
+
+log = get_logger("leadrouter.scrub")
+DONE = "scrub:attributes:v1"
+BATCH = 1000
+# `insurance='...'` in a skipped-rule step: the value may be anything the lead carried
+_ECHOED = re.compile(r"(?P<attribute>[A-Za-z0-9_\-]+)=(?P<value>'(?:[^'\\]|\\.)*'"
+                     r"|\"(?:[^\"\\]|\\.)*\")")
+
+
+def _step_text(text: str, vocabulary: Vocabulary) -> str:
+    def replace(match: re.Match[str]) -> str:
+        attribute, quoted = match.group("attribute"), match.group("value")
+        kept = vocabulary.keep(attribute, quoted[1:-1])
+        return f"{attribute}={(kept or OTHER)!r}"
+    return _ECHOED.sub(replace, text)
+
+
+def _detail(detail: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any] | None:
+    steps = detail.get("steps")
+    if not isinstance(steps, list):
+        return None
+    cleaned = [{**step, "detail": _step_text(str(step.get("detail") or ""), vocabulary)}
+               if isinstance(step, dict) else step for step in steps]
+    return None if cleaned == steps else {**detail, "steps": cleaned}
+
+
+def scrub_store(ctx: Context) -> int:
+    """Rewrite stored attributes and echoed step values; rows changed (0 once done)."""
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        if uow.cursors.get(DONE) is not None:
+            return 0
+    vocabulary = vocabulary_of(ctx.config)
+    changed = 0
+    for table in (LeadRow, AuditRow):
+        last = 0
+        while True:
+            with ctx.store.unit_of_work() as uow:
+                rows = list(uow.session.exec(
+                    select(table).where(col(table.id) > last).order_by(col(table.id))
+                    .limit(BATCH)))
+                for row in rows:
+                    if isinstance(row, LeadRow):
+                        clean = vocabulary.clean(row.attributes or {})
+                        if clean != row.attributes:
+                            row.attributes = clean
+                            uow.session.add(row)
+                            changed += 1
+                    elif isinstance(row, AuditRow) and (
+                            detail := _detail(dict(row.detail or {}), vocabulary)) is not None:
+                        row.detail = detail
+                        uow.session.add(row)
+                        changed += 1
+                uow.commit()
+            if len(rows) < BATCH:
+                break
+            last = int(getattr(rows[-1], "id", 0) or 0)
+    with ctx.store.unit_of_work() as uow:
+        uow.cursors.set(DONE, str(changed), now=ctx.clock())
+        uow.commit()
+    if changed:
+        log.info("store.scrubbed", count=changed)
+    return changed

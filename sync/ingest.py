@@ -25,6 +25,8 @@ MAX_PAGES_PER_CYCLE = 40
 INBOX_RETENTION = timedelta(hours=48)
 # leads that were left aside (not eligible, or unrecordable) and may be routed once they change
 REEVALUATED_STATUSES = frozenset({LeadStatus.SKIPPED.value, LeadStatus.SET_ASIDE.value})
+# hints worth a CRM read: unknown records (SEEN stands for them here) and left-aside leads
+_WORTH_A_LOOK = REEVALUATED_STATUSES | {LeadStatus.SEEN.value}
 
 
 @dataclass
@@ -148,8 +150,12 @@ def drain_inbox(ctx: Context, *, limit: int = 500) -> IngestResult:
         events = [(row.id, row.crm_id) for row in uow.inbox.unprocessed(limit, source=ctx.crm)]
     if events:
         ids = sorted({crm_id for _, crm_id in events})
+        with ctx.store.unit_of_work(read_only=True) as uow:
+            known = uow.leads.statuses(ctx.crm, ids)
+        # a lead already on its way needs no CRM call: a replayed or forged hint costs nothing
+        ids = [i for i in ids if known.get(i, LeadStatus.SEEN.value) in _WORTH_A_LOOK]
         start = window_start(ctx, now)
-        fetched = ctx.connector.fetch(ids)
+        fetched = ctx.connector.fetch(ids) if ids else []
         leads = [lead for lead in fetched if lead.created_at >= start]
         result.outside_window = len(fetched) - len(leads)
         with ctx.store.unit_of_work() as uow:

@@ -230,6 +230,16 @@ class LeadRepo:
             stmt = stmt.with_for_update(skip_locked=True)
         return list(self.session.exec(stmt))
 
+    def statuses(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
+        """The status of each of `crm_ids` the store knows."""
+        ids = sorted(set(crm_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            stmt = select(LeadRow.crm_id, LeadRow.status).where(
+                LeadRow.crm == crm, col(LeadRow.crm_id).in_(ids[start:start + 500]))
+            out.update({str(cid): str(status) for cid, status in self.session.exec(stmt)})
+        return out
+
     def count_by_status(self) -> dict[str, int]:
         stmt = select(LeadRow.status, func.count()).group_by(LeadRow.status)
         return {str(status): int(n) for status, n in self.session.exec(stmt)}

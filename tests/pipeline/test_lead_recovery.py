@@ -16,7 +16,7 @@ from state import AuditKind
 from sync.config import parse_config
 from sync.context import Context, build_context
 from sync.cycle import run_cycle
-from sync.ingest import purge_inbox
+from sync.ingest import drain_inbox, purge_inbox
 from tests.pipeline.conftest import config_text, lead_rows
 
 PROPS = {"insurance_type": "commercial", "state": "AZ", "zip": "85004",
@@ -143,3 +143,17 @@ def test_an_unroutable_lead_is_routed_once_capacity_frees_with_a_retry_in_its_tr
         assert _kinds(ctx, waiting[1]).count(AuditKind.RETRY.value) >= 1
     finally:
         ctx.close()
+
+
+def test_hints_for_leads_already_on_their_way_cost_no_crm_call(
+        box: HubSpotSandbox, make_context: Callable[..., Context]) -> None:
+    cid = box.create_contact(dict(PROPS))
+    ctx = make_context()
+    run_cycle(ctx)
+    assert lead_rows(ctx)[cid].status == "task_created"
+    for n in range(50):  # replays, or forgeries naming a real id
+        _hint(ctx, cid, f"hubspot:replay:{n}")
+    start = len(box.request_log)
+    result = drain_inbox(ctx)
+    assert result.from_webhooks == 50
+    assert box.request_log[start:] == []

@@ -3,11 +3,14 @@ PostgreSQL (psycopg 3), schema migration, health check. Nothing happens at impor
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -20,6 +23,13 @@ from state.uow import READ_ONLY_OPTION, UnitOfWork
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _PG_ALIASES = {"postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg"}
+# The state file holds lead ids and routing facts: owner-only, whatever the umask. SQLite
+# creates its -wal and -shm files with the database file's mode, so a 0600 database file
+# gives 0600 side files; existing side files are checked too.
+OWNER_ONLY = 0o600
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+_log = structlog.get_logger("leadrouter.state")
 
 
 class Store:
@@ -165,6 +175,8 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
         parent = Path(database).expanduser().resolve().parent
         if not parent.is_dir():
             raise StoreError(f"state database directory does not exist: {parent}")
+        if not database.startswith("file:"):  # URI filenames: SQLite parses them itself
+            secure_sqlite_files(Path(database).resolve())  # the name SQLite opens, no ~
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -192,6 +204,46 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def secure_sqlite_files(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would use 0644 minus the umask),
+    and take group/other access away from an existing one and its side files. An empty
+    file is a valid new SQLite database, so creating it first changes nothing else."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create state database {path}: {exc.strerror}") from None
+    else:
+        try:
+            os.fchmod(fd, OWNER_ONLY)  # the umask may have cleared owner bits: set exactly
+        finally:
+            os.close(fd)
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in _SIDE_FILES)):
+        _tighten(candidate)
+
+
+def _tighten(path: Path) -> None:
+    """Drop group and other permissions from a file we own (and say so); only warn about
+    one somebody else owns: changing another user's file could lock that user out."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & 0o077:
+        return
+    if info.st_uid == os.geteuid():
+        try:
+            os.chmod(path, mode & 0o700)
+        except OSError:
+            pass
+        else:
+            _log.warning("state.file_was_readable_by_others_now_0600", path=str(path))
+            return
+    _log.warning("state.file_readable_by_others_not_ours", path=str(path))
 
 
 def _postgres_engine(url: URL, pool_size: int, max_overflow: int, connect_timeout_s: int) -> Engine:

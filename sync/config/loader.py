@@ -6,6 +6,8 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 from types import MappingProxyType
 
@@ -13,9 +15,11 @@ from sync.config.models import (
     Config,
     EscalationConfig,
     HubSpotConfig,
+    IPNetwork,
     SalesforceConfig,
     ServiceConfig,
 )
+from sync.config.phi import REFUSAL, is_identity_field
 from sync.config.reader import LineIndex, Problem, Problems, Section
 from sync.config.rulebook import build_rulebook
 
@@ -23,6 +27,11 @@ CRM_KINDS = ("hubspot", "salesforce")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(?P<port>\d{1,5})$")
 _PROPERTY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_API_VERSION = re.compile(r"^\d{2}\.\d$")
+# units for the per-key bounds below (each bound is documented in config.example.toml)
+ZERO, MS, SECOND = timedelta(0), timedelta(milliseconds=1), timedelta(seconds=1)
+MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+MAX_WEBHOOK_BYTES = 16 * 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -54,6 +63,8 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source or 'config'}: not valid TOML: {exc}"]) from None
+    except ValueError:  # tomllib lets int() refuse a number over 4300 digits, unwrapped
+        raise ConfigError([_too_many_digits(text, source)]) from None
     problems = Problems(LineIndex(text))
     root = Section(data, "", problems)
     service = _service(root)
@@ -71,6 +82,13 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
                   escalation, zip_attribute)
 
 
+def _too_many_digits(text: str, source: Path | None) -> str:
+    found = re.search(r"[0-9_]{4301,}", text)
+    newline = "\n"
+    line = f" (line {text.count(newline, 0, found.start()) + 1})" if found else ""
+    return f"{source or 'config'}: not valid TOML: a number has too many digits{line}"
+
+
 def _service(root: Section) -> ServiceConfig:
     section = root.table("service") or Section({}, "service", root.problems)
     defaults = ServiceConfig()
@@ -86,19 +104,35 @@ def _service(root: Section) -> ServiceConfig:
         section.error("listen", f'"{listen}" is not HOST:PORT like "127.0.0.1:8080"')
     config = ServiceConfig(
         state_url=state_url,
-        backfill=section.duration("backfill", "24h", positive=False) or defaults.backfill,
-        poll_interval=section.duration("poll_interval", "30s") or defaults.poll_interval,
-        escalation_interval=section.duration("escalation_interval", "1m")
-        or defaults.escalation_interval,
-        apply_interval=section.duration("apply_interval", "5s") or defaults.apply_interval,
-        claim_lease=section.duration("claim_lease", "2m") or defaults.claim_lease,
+        backfill=section.span("backfill", "24h", minimum=HOUR, maximum=90 * DAY),
+        poll_interval=section.span("poll_interval", "30s", minimum=SECOND, maximum=DAY),
+        escalation_interval=section.span("escalation_interval", "1m", minimum=100 * MS,
+                                         maximum=DAY),
+        apply_interval=section.span("apply_interval", "5s", minimum=100 * MS, maximum=HOUR),
+        claim_lease=section.span("claim_lease", "2m", minimum=SECOND, maximum=DAY),
         listen_host=host,
         listen_port=port,
         webhook_max_bytes=section.integer("webhook_max_bytes", defaults.webhook_max_bytes,
-                                      minimum=1024) or defaults.webhook_max_bytes,
+                                      minimum=1024, maximum=MAX_WEBHOOK_BYTES)
+        or defaults.webhook_max_bytes,
         log_format=section.text("log_format", "auto", choices=("auto", "json", "console")),
         public_url=_public_url(section),
+        webhook_rate=section.integer("webhook_rate", defaults.webhook_rate, minimum=1,
+                                     maximum=1_000_000) or defaults.webhook_rate,
+        webhook_allow=_networks(section, "webhook_allow", ()),
+        trusted_proxies=_networks(section, "trusted_proxies", defaults.trusted_proxies),
+        tls_cert=_pem_file(section, "tls_cert"),
+        tls_key=_pem_file(section, "tls_key"),
+        max_connections=section.integer("max_connections", defaults.max_connections,
+                                        minimum=8, maximum=100_000)
+        or defaults.max_connections,
+        header_timeout=section.span("header_timeout", "10s", minimum=SECOND,
+                                    maximum=5 * MINUTE),
+        body_timeout=section.span("body_timeout", "30s", minimum=SECOND, maximum=HOUR),
     )
+    if bool(config.tls_cert) != bool(config.tls_key):
+        section.error("tls_cert" if not config.tls_cert else "tls_key",
+                      "tls_cert and tls_key go together (PEM certificate chain and its key)")
     section.finish()
     return config
 
@@ -109,6 +143,28 @@ def _public_url(section: Section) -> str:
         section.error("public_url", f'"{url}" must be a base URL like '
                       '"https://leads.example.org" (no query)')
     return url
+
+
+def _networks(section: Section, key: str, default: tuple[IPNetwork, ...]
+              ) -> tuple[IPNetwork, ...]:
+    """A list of networks in CIDR notation (a bare address is a /32 or /128)."""
+    if not section.has(key):
+        return default
+    networks = []
+    for text in section.str_list(key):
+        try:
+            networks.append(ip_network(text, strict=False))
+        except ValueError:
+            section.error(key, f'"{text[:60]}" is not a network like "13.108.0.0/14" or an '
+                          "IP address")
+    return tuple(networks)
+
+
+def _pem_file(section: Section, key: str) -> str:
+    path = section.text(key)
+    if path and not Path(path).is_file():
+        section.error(key, f'"{path}" is not a readable file')
+    return path
 
 
 def _env_name(section: Section, key: str, default: str, *, required: bool = True) -> str:
@@ -142,6 +198,9 @@ def _filters(section: Section) -> Mapping[str, tuple[str, ...]]:
     if table is None:
         return MappingProxyType({})
     result = {name: table.str_list(name, allow_single=True) for name in list(table.data)}
+    for name in [name for name in result if is_identity_field(name)]:
+        table.error(name, f'CRM property "{name}" {REFUSAL}; filter on categories instead')
+        del result[name]
     return MappingProxyType(result)
 
 
@@ -154,6 +213,9 @@ def _names(section: Section, key: str, allowed: tuple[str, ...]) -> Mapping[str,
         value = table.opt_text(name)
         if value and not _PROPERTY.match(value):
             table.error(name, f'"{value}" is not a CRM property name')
+        elif value and is_identity_field(value):
+            # routing metadata written there would overwrite the person's details in the CRM
+            table.error(name, f'CRM property "{value}" {REFUSAL}; name a property of its own')
         elif value:
             result[name] = value
     table.finish()
@@ -174,12 +236,12 @@ def _hubspot(section: Section) -> HubSpotConfig:
         placeholder_owners=section.str_list("placeholder_owners"),
         filters=_filters(section),
         metadata_properties=_names(section, "metadata_properties", _METADATA),
-        requests_per_10s=section.integer("requests_per_10s", d.requests_per_10s, minimum=1)
-        or d.requests_per_10s,
+        requests_per_10s=section.integer("requests_per_10s", d.requests_per_10s, minimum=1,
+                                     maximum=1000) or d.requests_per_10s,
         searches_per_second=section.integer("searches_per_second", d.searches_per_second,
-                                        minimum=1) or d.searches_per_second,
-        poll_overlap=section.duration("poll_overlap", "2m", positive=False) or d.poll_overlap,
-        timeout=section.duration("timeout", "30s") or d.timeout,
+                                        minimum=1, maximum=50) or d.searches_per_second,
+        poll_overlap=section.span("poll_overlap", "2m", minimum=ZERO, maximum=HOUR),
+        timeout=section.span("timeout", "30s", minimum=SECOND, maximum=10 * MINUTE),
     )
     section.finish()
     return config
@@ -194,7 +256,7 @@ def _salesforce(section: Section) -> SalesforceConfig:
         object=section.text("object", "Lead", choices=("Lead", "Contact")),
         ca_bundle=_ca_bundle(section),
         auth=auth,
-        api_version=section.text("api_version", d.api_version),
+        api_version=_api_version(section, d.api_version),
         username=section.text("username"),
         consumer_key_env=_env_name(section, "consumer_key_env", "", required=auth != "token"),
         client_secret_env=_env_name(section, "client_secret_env", "",
@@ -205,14 +267,25 @@ def _salesforce(section: Section) -> SalesforceConfig:
         placeholder_owners=section.str_list("placeholder_owners"),
         filters=_filters(section),
         metadata_fields=_names(section, "metadata_fields", _METADATA),
-        api_reserve=section.integer("api_reserve", d.api_reserve, minimum=0) or 0,
-        poll_overlap=section.duration("poll_overlap", "2m", positive=False) or d.poll_overlap,
-        timeout=section.duration("timeout", "30s") or d.timeout,
+        api_reserve=section.integer("api_reserve", d.api_reserve, minimum=0, maximum=10**7) or 0,
+        poll_overlap=section.span("poll_overlap", "2m", minimum=ZERO, maximum=HOUR),
+        timeout=section.span("timeout", "30s", minimum=SECOND, maximum=10 * MINUTE),
+        outbound_path_secret_env=_env_name(section, "outbound_path_secret_env", "",
+                                           required=False),
+        outbound_client_ca=_pem_file(section, "outbound_client_ca"),
     )
     if auth == "jwt" and not (config.username and config.private_key_file):
         section.error("auth", 'auth = "jwt" needs username and private_key_file')
     section.finish()
     return config
+
+
+def _api_version(section: Section, default: str) -> str:
+    version = section.text("api_version", default)
+    if not _API_VERSION.match(version):
+        section.error("api_version", f'"{version[:20]}" is not an API version like "59.0"')
+        return default
+    return version
 
 
 def _crm(root: Section) -> tuple[str, HubSpotConfig | None, SalesforceConfig | None]:
@@ -241,6 +314,10 @@ def _fields(root: Section) -> Mapping[str, str]:
             section.error(attribute, "attribute names use lower-case letters, digits and _")
         elif not name:
             section.error(attribute, "must name a CRM property / field")
+        elif is_identity_field(attribute):
+            section.error(attribute, f'"{attribute}" {REFUSAL}')
+        elif is_identity_field(name):
+            section.error(attribute, f'CRM property "{name}" {REFUSAL}')
         else:
             fields[attribute] = name
     return MappingProxyType(fields)
@@ -252,7 +329,7 @@ def _escalation(root: Section, coordinators: set[str]) -> EscalationConfig:
     if final_owner and final_owner not in coordinators:
         section.error("final_owner", f'no coordinator has id "{final_owner}"')
     config = EscalationConfig(
-        max_reassignments=section.integer("max_reassignments", 2, minimum=0) or 0,
+        max_reassignments=section.integer("max_reassignments", 2, minimum=0, maximum=20) or 0,
         final_owner=final_owner,
     )
     section.finish()

@@ -3,10 +3,16 @@
 A `Section` wraps one TOML table at a dotted path (`rules[2].pool`). Each accessor checks
 the type, records a `Problem` naming the key when it is wrong, and returns a usable
 default so validation continues and the admin sees every mistake in one run.
+
+Every number and duration is bounded. Without a bound a value that parses fine can still
+break the service later (`sla = "9000000d"` overflowed date arithmetic in routing; a
+30-digit number fits no database or C integer), so each accessor has a maximum by
+default, and call sites set tighter ones where the key's meaning allows.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,13 +27,40 @@ _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(#.*)?$")
 _LAST_PART = re.compile(r"(\.[^.\[\]]+|\[\d+\])$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]+\")\s*=")
 
+# Defaults for keys without a tighter bound of their own: a year is longer than any wait,
+# interval or window leadrouter has; a billion is more than any count or size it takes.
+MAX_DURATION = timedelta(days=366)
+MAX_INTEGER = 1_000_000_000
+MAX_NUMBER = 1e9
+_SHOWN = 40  # characters of a bad value echoed in a problem line
 
-def parse_duration(text: str) -> timedelta:
-    """`"500ms" | "30s" | "5m" | "2h" | "7d"` -> timedelta; ValueError otherwise."""
+
+def parse_duration(text: str, *, maximum: timedelta = MAX_DURATION) -> timedelta:
+    """`"500ms" | "30s" | "5m" | "2h" | "7d"` -> timedelta, at most `maximum`.
+
+    ValueError for anything else, including a number too large for a timedelta (checked
+    before one is built, so it is never an OverflowError).
+    """
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f'"{text}" is not a duration like "500ms", "30s", "5m", "2h" or "7d"')
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        raise ValueError(f"{shown(text)} is not a duration like "
+                         '"500ms", "30s", "5m", "2h" or "7d"')
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]  # inf for absurd digit runs
+    if not math.isfinite(seconds) or seconds > maximum.total_seconds():
+        raise ValueError(f"{shown(text)} is longer than the maximum of "
+                         f"{format_duration(maximum)}")
+    return timedelta(seconds=seconds)
+
+
+def shown(value: object) -> str:
+    """A value as a problem line quotes it: strings quoted, long ones cut short."""
+    if isinstance(value, str):
+        return f'"{value}"' if len(value) <= _SHOWN else f'"{value[:_SHOWN]}..."'
+    try:
+        text = str(value)
+    except ValueError:  # an int past Python's 4300-digit conversion limit
+        return "a number with thousands of digits"
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}..."
 
 
 def format_duration(value: timedelta) -> str:
@@ -151,7 +184,7 @@ class Section:
             choices: tuple[str, ...] = ()) -> str:
         value = self._typed(key, (str,), "a string", default, required).strip()
         if choices and self.has(key) and value not in choices:
-            self.error(key, f'"{value}" is not one of: {", ".join(choices)}')
+            self.error(key, f'{shown(value)} is not one of: {", ".join(choices)}')
             return default
         return value
 
@@ -160,36 +193,65 @@ class Section:
         return value or None
 
     def integer(self, key: str, default: int | None = None, *, required: bool = False,
-            minimum: int | None = None) -> int | None:
+            minimum: int | None = None, maximum: int = MAX_INTEGER) -> int | None:
         value = self._typed(key, (int,), "a whole number", default, required)
-        if value is not None and minimum is not None and value < minimum:
-            self.error(key, f"must be at least {minimum}, not {value}")
+        if value is None:
+            return None
+        if minimum is not None and value < minimum:
+            self.error(key, f"must be at least {minimum}, not {shown(value)}")
+            return default
+        if value > maximum:
+            self.error(key, f"must be at most {maximum}, not {shown(value)}")
             return default
         return value
 
-    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
-        value = float(self._typed(key, (int, float), "a number", default, False))
-        if value < minimum:
-            self.error(key, f"must be at least {minimum}, not {value}")
+    def number(self, key: str, default: float, *, minimum: float = 0.0,
+               maximum: float = MAX_NUMBER) -> float:
+        raw = self._typed(key, (int, float), "a number", default, False)
+        # TOML has inf and nan, and `nan < minimum` is False: refuse them by name
+        if isinstance(raw, float) and not math.isfinite(raw):
+            self.error(key, f"must be a finite number, not {raw}")
             return default
-        return value
+        if not minimum <= raw <= maximum:
+            self.error(key, f"must be between {minimum:g} and {maximum:g}, not {shown(raw)}")
+            return default
+        return float(raw)
 
     def flag(self, key: str, default: bool) -> bool:
         return self._typed(key, (bool,), "true or false", default, False)
 
     def duration(self, key: str, default: str | None, *, required: bool = False,
-                 positive: bool = True) -> timedelta | None:
+                 positive: bool = True, minimum: timedelta | None = None,
+                 maximum: timedelta = MAX_DURATION) -> timedelta | None:
+        """A duration string within [`minimum`, `maximum`]; `positive` alone means > 0.
+
+        Out of range: the problem is recorded and the default returned, so nothing after
+        validation ever sees the bad value.
+        """
         text = self._typed(key, (str,), 'a duration string like "30s"', default, required)
         if text is None:
             return None
+        fallback = parse_duration(default, maximum=MAX_DURATION) if default else None
         try:
-            value = parse_duration(text)
+            value = parse_duration(text, maximum=maximum)
         except ValueError as exc:
             self.error(key, str(exc))
-            return parse_duration(default) if default else None
+            return fallback
+        if minimum is not None and value < minimum:
+            self.error(key, f"{shown(text)} is shorter than the minimum of "
+                       f"{format_duration(minimum)}")
+            return fallback
         if positive and value <= timedelta(0):
             self.error(key, "must be longer than zero")
+            return fallback
         return value
+
+    def span(self, key: str, default: str, *, minimum: timedelta,
+             maximum: timedelta) -> timedelta:
+        """An optional duration with a default, bounds spelled out: never None, and zero
+        stays zero where `minimum` allows it (`x or default` would turn "0s" into default)."""
+        value = self.duration(key, default, positive=False, minimum=minimum, maximum=maximum)
+        return value if value is not None else parse_duration(default)
 
     def str_list(self, key: str, *, required: bool = False,
                  allow_single: bool = False) -> tuple[str, ...]:
@@ -263,5 +325,5 @@ def _describe(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f'the string "{value}"'
-    return repr(value)
+        return f"the string {shown(value)}"
+    return shown(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import string
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from routing.models import (
     TaskTemplate,
     WorkingHours,
 )
-from sync.config.reader import Section, format_duration
+from sync.config.reader import Section, format_duration, shown
 from sync.geo import locate_zip
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,6 +40,14 @@ _ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
 HOLIDAY_YEARS = range(2015, 2041)
 _PRIORITIES = ("HIGH", "MEDIUM", "LOW")
 _TASK_FIELDS = {"lead_id", "rule", "sla", "owner"}
+# Bounds (documented in config.example.toml). Dates and date-times routing compares or
+# shifts must stay far from year 1 and 9999, where converting a time zone or adding a
+# period overflows; SLAs past a month are not response deadlines.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+MIN_SLA, MAX_SLA = timedelta(seconds=1), timedelta(days=30)
+MIN_PERIOD, MAX_PERIOD = timedelta(hours=1), timedelta(days=366)
+MAX_CAPACITY = 10_000
+MAX_WEIGHT = 1_000
 
 
 def parse_days(text: str) -> frozenset[int]:
@@ -67,14 +76,18 @@ def parse_clock(text: str) -> time:
 
 
 def parse_date(value: Any) -> date:
+    """A TOML date or an ISO date string between FIRST_DAY and LAST_DAY; ValueError else."""
+    day: date | None = None
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"{value!r} is not a date like 2026-12-24")
+        day = value
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(value.strip())
+    if day is None:
+        raise ValueError(f"{shown(value)} is not a date like 2026-12-24")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{day} is not between {FIRST_DAY} and {LAST_DAY}")
+    return day
 
 
 def build_schedules(root: Section) -> dict[str, Schedule]:
@@ -181,8 +194,8 @@ def build_coordinators(root: Section, schedules: Mapping[str, Schedule],
             crm_owner_id=owner_id,
             email=email,
             teams=frozenset(t.lower() for t in section.str_list("teams")),
-            capacity=section.integer("capacity", minimum=0),
-            weight=section.integer("weight", 1, minimum=1) or 1,
+            capacity=section.integer("capacity", minimum=0, maximum=MAX_CAPACITY),
+            weight=section.integer("weight", 1, minimum=1, maximum=MAX_WEIGHT) or 1,
             schedule=schedule,
             pto=tuple(pto),
             facility=facility,
@@ -225,7 +238,10 @@ def build_rotations(root: Section, coordinators: Mapping[str, Coordinator]
             section.error("starts", "must be a date-time with offset, e.g. "
                           "2026-01-05T18:00:00-08:00")
             anchor = datetime(2026, 1, 5, tzinfo=ZoneInfo("UTC"))
-        period = section.duration("period", "7d") or timedelta(days=7)
+        elif not FIRST_DAY <= anchor.date() <= LAST_DAY:
+            section.error("starts", f"must be between {FIRST_DAY} and {LAST_DAY}")
+            anchor = datetime(2026, 1, 5, tzinfo=ZoneInfo("UTC"))
+        period = section.span("period", "7d", minimum=MIN_PERIOD, maximum=MAX_PERIOD)
         section.finish()
         if not members:
             section.error("coordinators", "needs at least one coordinator")
@@ -291,7 +307,8 @@ def build_rules(root: Section, fields: Mapping[str, str],
             section.error("fallback", f'no coordinator has id "{fallback}"')
         rules.append(Rule(
             name=name, conditions=conditions, pool=pool, strategy=strategy,
-            sla=section.duration("sla", None), after_hours=after_hours, on_call=on_call,
+            sla=section.duration("sla", None, minimum=MIN_SLA, maximum=MAX_SLA),
+            after_hours=after_hours, on_call=on_call,
             fallback=fallback, task=build_task(section.table("task"), task),
         ))
         section.finish()
@@ -373,7 +390,7 @@ def build_rulebook(root: Section, fields: Mapping[str, str]) -> Rulebook:
     fallback = routing.opt_text("fallback_owner")
     if fallback and fallback not in coordinators:
         routing.error("fallback_owner", f'no coordinator has id "{fallback}"')
-    sla = routing.duration("default_sla", "5m") or timedelta(minutes=5)
+    sla = routing.span("default_sla", "5m", minimum=MIN_SLA, maximum=MAX_SLA)
     clock = SlaClock(routing.text("sla_clock", "wall", choices=tuple(c.value for c in SlaClock)))
     level_attr = routing.text("level_of_care_attribute", "level_of_care")
     routing.text("zip_attribute", "zip")

@@ -13,6 +13,7 @@ from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sync.config import Config, parse_config
 from sync.context import Context, build_context
+from tests.conftest import PgServer
 
 # The demo owners 1001-1008 plus the supervisor 1009, no schedules (always on shift).
 COORDINATORS = {
@@ -40,7 +41,9 @@ def expected_rule(properties: dict[str, Any]) -> str:
 
 def config_text(box: HubSpotSandbox, db: Path, *, sla: str = "10m",
                 max_reassignments: int = 2, extra_service: str = "",
-                extra_hubspot: str = "", single_pool: bool = False) -> str:
+                extra_hubspot: str = "", single_pool: bool = False,
+                state_url: str | None = None) -> str:
+    """The test config; the store is the SQLite file `db` unless `state_url` is given."""
     coordinators = "\n".join(
         f'[[coordinators]]\nid = "{ident}"\ncrm_owner_id = "{owner}"\nteams = {teams!r}\n'
         .replace("'", '"')
@@ -77,7 +80,7 @@ sla = "{sla}"
 """
     return f"""
 [service]
-state_url = "sqlite:///{db}"
+state_url = "{state_url or f'sqlite:///{db}'}"
 backfill = "24h"
 {extra_service}
 
@@ -139,6 +142,21 @@ def make_context(box: HubSpotSandbox, tmp_path: Path) -> Iterator[Callable[..., 
     yield factory
     for ctx in made:
         ctx.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store: a SQLite file, then a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database()
+
+
+def hubspot_context(box: HubSpotSandbox, state_url: str, **options: Any) -> Context:
+    """The real pipeline on `state_url` against the sandbox (close it when done)."""
+    config = parse_config(config_text(box, Path("unused.db"), state_url=state_url, **options))
+    return build_context(config, environ={"HUBSPOT_TOKEN": box.token})
 
 
 def write_config(box: HubSpotSandbox, folder: Path, **options: Any) -> Path:

@@ -34,28 +34,18 @@ from connectors.base import (
 from sandbox.hubspot import HubSpotSandbox
 from state import AuditKind
 from state.tables import CursorRow
-from sync.config import parse_config
-from sync.context import Context, build_context
+from sync.context import Context
 from sync.cycle import run_cycle
 from sync.explain import explain
 from sync.service.metrics import Metrics
 from sync.service.worker import Job, Worker
 from sync.vocabulary import OTHER
-from tests.conftest import PgServer
-from tests.pipeline.conftest import config_text, lead_rows
+from tests.pipeline.conftest import hubspot_context, lead_rows
 
 PROPS = {"insurance_type": "commercial", "state": "AZ", "zip": "85004",
          "hs_analytics_source": "PAID_SEARCH", "level_of_care": "residential"}
 FREE_TEXT = "Jane Roe jane.roe@example.org 555-0100"
 POISON = {"long": "x" * 300, "nul": "commercial\x00; drop", "huge": "y" * 100_000}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    server: PgServer = request.getfixturevalue("pg_server")
-    return server.new_database()
 
 
 @pytest.fixture
@@ -64,9 +54,7 @@ def hub_context(box: HubSpotSandbox, tmp_path: Path, state_url: str
     made: list[Context] = []
 
     def factory() -> Context:
-        text = config_text(box, tmp_path / "unused.db").replace(
-            f'state_url = "sqlite:///{tmp_path / "unused.db"}"', f'state_url = "{state_url}"')
-        ctx = build_context(parse_config(text), environ={"HUBSPOT_TOKEN": box.token})
+        ctx = hubspot_context(box, state_url)
         made.append(ctx)
         return ctx
 
@@ -178,15 +166,26 @@ def _lead(crm_id: str, **attributes: str) -> CrmLead:
                    {"insurance": "commercial", **attributes})
 
 
-def _port_context(box: HubSpotSandbox, state_url: str, tmp_path: Path,
-                  connector: PortConnector) -> Context:
-    """The real pipeline and store, with `connector` plugged in at the port."""
-    text = config_text(box, tmp_path / "unused.db").replace(
-        f'state_url = "sqlite:///{tmp_path / "unused.db"}"', f'state_url = "{state_url}"')
-    ctx = build_context(parse_config(text), environ={"HUBSPOT_TOKEN": box.token})
-    ctx.connector.close()
-    ctx.connector = connector
-    return ctx
+@pytest.fixture
+def port_context(box: HubSpotSandbox, state_url: str) -> Iterator[Callable[..., Context]]:
+    """The real pipeline and store with a connector plugged in at the port, and the webhook
+    hints (record ids, as `/webhooks/*` stores them) already in the inbox."""
+    made: list[Context] = []
+
+    def factory(connector: PortConnector, hints: Sequence[str] = ()) -> Context:
+        ctx = hubspot_context(box, state_url)
+        made.append(ctx)
+        ctx.connector.close()
+        ctx.connector = connector
+        with ctx.store.unit_of_work() as uow:
+            for cid in hints:
+                uow.inbox.add("hubspot", f"test:{cid}", cid, "contact.creation")
+            uow.commit()
+        return ctx
+
+    yield factory
+    for ctx in made:
+        ctx.close()
 
 
 def _trail_kinds(ctx: Context, crm_id: str) -> list[str]:
@@ -195,7 +194,7 @@ def _trail_kinds(ctx: Context, crm_id: str) -> list[str]:
 
 
 def test_a_record_that_cannot_be_recorded_is_set_aside_and_its_page_and_cursor_commit(
-        box: HubSpotSandbox, tmp_path: Path, state_url: str) -> None:
+        port_context: Callable[..., Context]) -> None:
     # a connector plugin bug (no attribute map) and an id longer than any CRM makes
     # (PostgreSQL refuses it) in the middle of a page and of a webhook batch
     broken = CrmLead("7001", datetime.now(UTC) - timedelta(minutes=5), None, True,
@@ -205,63 +204,44 @@ def test_a_record_that_cannot_be_recorded_is_set_aside_and_its_page_and_cursor_c
                               fetchable={"7003": _lead("7003"), "7004": CrmLead(
                                   "7004", broken.created_at, None, True,
                                   None)})  # type: ignore[arg-type]
-    ctx = _port_context(box, state_url, tmp_path, connector)
-    try:
-        with ctx.store.unit_of_work() as uow:
-            for cid in ("7003", "7004"):
-                uow.inbox.add("hubspot", f"test:{cid}", cid, "contact.creation")
-            uow.commit()
-        result = run_cycle(ctx)
-        assert result.failed_steps == []
-        rows = lead_rows(ctx)
-        for cid in ("7000", "7002", "7003"):
-            assert rows[cid].status == "task_created", cid
-        for cid in ("7001", "7004"):
-            assert rows[cid].status == "set_aside"
-            assert rows[cid].attributes == {}
-            assert AuditKind.SET_ASIDE.value in _trail_kinds(ctx, cid)
-            assert "could not be recorded (AttributeError)" in _explained(ctx, cid)
-        assert result.ingest.set_aside == 2 + (ctx.store.dialect == "postgresql")
-        with ctx.store.unit_of_work(read_only=True) as uow:
-            assert uow.cursors.get("hubspot:poll") == "4"  # the page committed with its cursor
-            assert uow.inbox.backlog() == 0  # the webhook batch was marked processed
-    finally:
-        ctx.close()
+    ctx = port_context(connector, hints=["7003", "7004"])
+    result = run_cycle(ctx)
+    assert result.failed_steps == []
+    rows = lead_rows(ctx)
+    for cid in ("7000", "7002", "7003"):
+        assert rows[cid].status == "task_created", cid
+    for cid in ("7001", "7004"):
+        assert rows[cid].status == "set_aside"
+        assert rows[cid].attributes == {}
+        assert AuditKind.SET_ASIDE.value in _trail_kinds(ctx, cid)
+        assert "could not be recorded (AttributeError)" in _explained(ctx, cid)
+    assert result.ingest.set_aside == 2 + (ctx.store.dialect == "postgresql")
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        assert uow.cursors.get("hubspot:poll") == "4"  # the page committed with its cursor
+        assert uow.inbox.backlog() == 0  # the webhook batch was marked processed
 
 
 def test_a_crashing_step_never_skips_the_steps_after_it(
-        box: HubSpotSandbox, tmp_path: Path, state_url: str) -> None:
+        port_context: Callable[..., Context]) -> None:
     connector = PortConnector([], fetchable={"7100": _lead("7100")}, fail_poll=True)
-    ctx = _port_context(box, state_url, tmp_path, connector)
-    try:
-        with ctx.store.unit_of_work() as uow:
-            uow.inbox.add("hubspot", "test:7100", "7100", "contact.creation")
-            uow.commit()
-        result = run_cycle(ctx)
-        assert result.failed_steps == ["poll"]
-        assert lead_rows(ctx)["7100"].status == "task_created"  # inbox, route, apply ran
-    finally:
-        ctx.close()
+    ctx = port_context(connector, hints=["7100"])
+    result = run_cycle(ctx)
+    assert result.failed_steps == ["poll"]
+    assert lead_rows(ctx)["7100"].status == "task_created"  # inbox, route, apply ran
 
 
 def test_the_service_worker_runs_every_phase_after_one_crashes(
-        box: HubSpotSandbox, tmp_path: Path, state_url: str) -> None:
+        port_context: Callable[..., Context]) -> None:
     connector = PortConnector([], fetchable={"7200": _lead("7200")}, fail_poll=True)
-    ctx = _port_context(box, state_url, tmp_path, connector)
-    try:
-        with ctx.store.unit_of_work() as uow:
-            uow.inbox.add("hubspot", "test:7200", "7200", "contact.creation")
-            uow.commit()
-        worker = Worker(ctx, Metrics(ctx.crm))
-        with capture_logs() as logs:
-            tally = worker.run({Job.POLL, Job.SLA})
-        assert tally.failed == ["poll"]
-        assert tally.routing.routed == 1 and tally.apply.tasks_created == 1
-        crashed = [e for e in logs if e["event"] == "job.crashed"]
-        assert crashed == [{"event": "job.crashed", "job": "poll", "error_type": "RuntimeError",
-                            "log_level": "error"}]
-    finally:
-        ctx.close()
+    ctx = port_context(connector, hints=["7200"])
+    worker = Worker(ctx, Metrics(ctx.crm))
+    with capture_logs() as logs:
+        tally = worker.run({Job.POLL, Job.SLA})
+    assert tally.failed == ["poll"]
+    assert tally.routing.routed == 1 and tally.apply.tasks_created == 1
+    crashed = [e for e in logs if e["event"] == "job.crashed"]
+    assert crashed == [{"event": "job.crashed", "job": "poll", "error_type": "RuntimeError",
+                        "log_level": "error"}]
 
 
 def test_a_contact_dated_in_the_future_does_not_freeze_the_poll_cursor(

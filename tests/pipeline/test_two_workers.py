@@ -16,24 +16,17 @@ import pytest
 from sandbox.hubspot import HubSpotSandbox
 from state import AuditKind
 from state.errors import StoreError
-from sync.config import parse_config
-from sync.context import Context, build_context
+from sync.context import Context
 from sync.cycle import CycleResult, run_cycle
 from tests.conftest import PgServer
-from tests.pipeline.conftest import config_text, lead_rows, seed
-
-
-def _context(box: HubSpotSandbox, tmp_path: Path, state_url: str) -> Context:
-    text = config_text(box, tmp_path / "unused.db").replace(
-        f'state_url = "sqlite:///{tmp_path / "unused.db"}"', f'state_url = "{state_url}"')
-    return build_context(parse_config(text), environ={"HUBSPOT_TOKEN": box.token})
+from tests.pipeline.conftest import hubspot_context, lead_rows, seed
 
 
 def test_two_workers_on_postgresql_never_route_a_lead_twice(
         box: HubSpotSandbox, tmp_path: Path, pg_server: PgServer) -> None:
     ids = seed(box, 400)
     url = pg_server.new_database()
-    workers = [_context(box, tmp_path, url) for _ in range(2)]
+    workers = [hubspot_context(box, url) for _ in range(2)]
     start = threading.Barrier(2)
     results: list[CycleResult] = []
     errors: list[BaseException] = []
@@ -71,11 +64,11 @@ def test_two_workers_on_postgresql_never_route_a_lead_twice(
 def test_a_second_process_on_one_sqlite_file_is_refused_with_a_clear_message(
         box: HubSpotSandbox, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    first = _context(box, tmp_path, url)
+    first = hubspot_context(box, url)
     try:
         with pytest.raises(StoreError, match=r"another leadrouter process .* is already "
                            r"running on the SQLite state file .*PostgreSQL"):
-            _context(box, tmp_path, url)
+            hubspot_context(box, url)
     finally:
         first.close()
-    _context(box, tmp_path, url).close()  # free again once the first one has stopped
+    hubspot_context(box, url).close()  # free again once the first one has stopped

@@ -13,7 +13,6 @@ from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sync.config import Config, parse_config
 from sync.context import Context, build_context
-from tests.conftest import PgServer
 
 # The demo owners 1001-1008 plus the supervisor 1009, no schedules (always on shift).
 COORDINATORS = {
@@ -142,15 +141,6 @@ def make_context(box: HubSpotSandbox, tmp_path: Path) -> Iterator[Callable[..., 
     yield factory
     for ctx in made:
         ctx.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh store: a SQLite file, then a database on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    server: PgServer = request.getfixturevalue("pg_server")
-    return server.new_database()
 
 
 def hubspot_context(box: HubSpotSandbox, state_url: str, **options: Any) -> Context:

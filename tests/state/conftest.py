@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from state import Store, open_store
-from tests.conftest import PgServer
 
 
 @pytest.fixture
@@ -16,12 +15,10 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'state.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    server: PgServer = request.getfixturevalue("pg_server")
-    return server.new_database()
+@pytest.fixture
+def store_url(state_url: str) -> str:
+    """Each store test runs on SQLite and on PostgreSQL (`state_url`, tests/conftest.py)."""
+    return state_url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, create_engine, text, update
 from state import SCHEMA_VERSION, Store, StoreError, StoreUnavailable, open_store
 from state import migrations as mig
 from state.tables import SchemaMetaRow
-from tests.state.conftest import PgServer
+from tests.conftest import PgServer
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 META = SchemaMetaRow.__table__  # type: ignore[attr-defined]

@@ -150,10 +150,17 @@ class Connector(Protocol):
         """Compare with the CRM's owner now, then write where still replaceable."""
         ...
 
+    def find_tasks(self, tasks: Sequence[TaskRequest]) -> Mapping[str, str]:
+        """Tasks already carrying one of these markers: {request key: task id}. Must see a
+        create as soon as the CRM has applied it (never an eventually consistent index),
+        or an uncertain create would be repeated."""
+        ...
+
     def create_tasks(self, tasks: Sequence[TaskRequest], *, check_existing: bool
                      ) -> Sequence[TaskResult]:
         """Create follow-up tasks; with check_existing, find tasks already carrying the
-        marker first (after an uncertain failure) so no task is created twice."""
+        marker first (`find_tasks`, after an uncertain failure) so no task is created
+        twice. Each create is sent once, never retried blindly."""
         ...
 
     def contact_attempts(self, queries: Sequence[AttemptQuery]) -> Sequence[AttemptState]:

@@ -2,12 +2,16 @@
 
 Owner writes are idempotent and compare-before-write. Task creation is not idempotent:
 each row is claimed with its attempt counted *before* the call, so after a crash or an
-uncertain failure the next try searches for the task's marker before creating again.
+uncertain failure the next try looks for the task's marker (`find_tasks`, which reads the
+CRM's records, not its lagging search index) before creating again. While it looks and
+while its create is in flight the worker keeps its claim (`sync.claims`), and it renews
+the claim (compare-and-set) right before sending: no other worker takes a row, finds no
+task yet and creates a second one while this worker's create may still be applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,6 +21,7 @@ from connectors.base import (
     FatalError,
     OwnerWrite,
     TaskRequest,
+    TaskResult,
     WriteOutcome,
     batch_size,
 )
@@ -29,6 +34,7 @@ from state import (
     UnitOfWork,
     outbox_key,
 )
+from sync.claims import KeptClaim
 from sync.context import Context
 from sync.logs import get_logger
 
@@ -193,44 +199,77 @@ def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
         return False
     ready, deferred = _ready_tasks(ctx, rows)
     result.deferred += deferred
-    for uncertain in (True, False):
-        group = [row for row in ready if (row.attempts > 1) is uncertain]
-        if group:
-            _create(ctx, group, uncertain, result)
-    return len(ready) > 0
+    if not ready:
+        return False
+    # tried before (a crash, an uncertain answer): the CRM may have the task already
+    tried = [row for row in ready if row.attempts > 1]
+    found: Mapping[str, str] = {}
+    look_error: CrmError | None = None
+    sent: list[OutboxRow] = []
+    outcome: Sequence[TaskResult] | CrmError = []
+    with KeptClaim(ctx, ready) as claim:  # no one takes these rows while we are slow
+        if tried:
+            try:
+                found = ctx.connector.find_tasks([_request(row) for row in tried])
+            except CrmError as exc:
+                look_error = exc
+        unsure = {row.key for row in tried} if look_error else set()
+        to_create = [row for row in ready if row.key not in found and row.key not in unsure]
+        if to_create:
+            held = claim.renew()  # right before sending; rows taken meanwhile are not ours
+            sent = [row for row in to_create if row.id in held]
+        if sent:
+            try:
+                outcome = ctx.connector.create_tasks([_request(row) for row in sent],
+                                                     check_existing=False)
+            except CrmError as exc:
+                outcome = exc
+    if found:
+        _record(ctx, [row for row in tried if row.key in found], found, result,
+                created=False)
+    if sent and not isinstance(outcome, CrmError):
+        created = {r.key: r.task_id for r in outcome if r.task_id is not None}
+        _record(ctx, sent, created, result, created=True)
+    auth: AuthError | None = None
+    for rows_failed, error in ((tried, look_error), (sent, outcome)):
+        if isinstance(error, CrmError):
+            try:
+                _fail(ctx, rows_failed, error)
+            except AuthError as exc:  # both failures recorded first, then raised
+                auth = exc
+    if auth is not None:
+        raise auth
+    return True
 
 
-def _create(ctx: Context, rows: list[OutboxRow], check_existing: bool,
-            result: ApplyResult) -> None:
-    requests = [TaskRequest(row.key, row.crm_id, str(row.payload["owner_id"]),
-                            str(row.payload["subject"]),
-                            datetime.fromisoformat(str(row.payload["due"])),
-                            str(row.payload["priority"]), str(row.payload.get("type", "CALL")))
-                for row in rows]
-    try:
-        outcomes = {r.key: r for r in ctx.connector.create_tasks(
-            requests, check_existing=check_existing)}
-    except CrmError as exc:
-        _fail(ctx, rows, exc)
-        return
+def _request(row: OutboxRow) -> TaskRequest:
+    return TaskRequest(row.key, row.crm_id, str(row.payload["owner_id"]),
+                       str(row.payload["subject"]),
+                       datetime.fromisoformat(str(row.payload["due"])),
+                       str(row.payload["priority"]), str(row.payload.get("type", "CALL")))
+
+
+def _record(ctx: Context, rows: list[OutboxRow], task_ids: Mapping[str, str],
+            result: ApplyResult, *, created: bool) -> None:
+    """Done rows (their task made now, or found from an earlier try); others failed."""
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
         for row in rows:
             assert row.id is not None
-            outcome = outcomes.get(row.key)
-            if outcome is None or outcome.task_id is None:
+            task_id = task_ids.get(row.key)
+            if task_id is None:
                 uow.outbox.mark_failed(row.id, "task not created", now + _backoff(row.attempts))
                 result.failed += 1
                 continue
-            uow.outbox.mark_done(row.id, outcome.task_id, now=now)
+            uow.outbox.mark_done(row.id, task_id, now=now)
             lead = uow.leads.get(ctx.crm, row.crm_id)
             if lead and lead.assignment == _version(row.key) and lead.status == \
                     LeadStatus.OWNER_WRITTEN:
                 uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.TASK_CREATED, now=now)
             uow.audit.add(ctx.crm, row.crm_id, AuditKind.TASK_CREATED, now,
                           coordinator=row.payload.get("coordinator"),
-                          detail={"task_id": outcome.task_id, "found_existing":
-                                  not outcome.created, "due": row.payload["due"]})
+                          detail={"task_id": task_id, "found_existing": not created,
+                                  "due": row.payload["due"]})
             result.tasks_created += 1
         uow.commit()
 

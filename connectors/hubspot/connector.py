@@ -21,31 +21,17 @@ from connectors.base import (
     WriteOutcome,
 )
 from connectors.hubspot.search import CreatedDatePager
+from connectors.hubspot.tasks import existing_tasks, marker, marker_in, task_input
 from connectors.hubspot.transport import HubSpotTransport
-from connectors.hubspot.values import iso, parse_time, to_ms
+from connectors.hubspot.values import parse_time, to_ms
 from connectors.paging import AfterPager, chunked, cursor_ceiling
 from connectors.settings import HubSpotConfig
 
 BATCH = 100  # HubSpot batch read/update/create inputs
-TASK_TO_CONTACT = 204
 OWNER = "hubspot_owner_id"
 ATTEMPT_PROPERTIES = ("notes_last_contacted", "hs_last_sales_activity_timestamp",
                       "hs_lead_status", "num_contacted_notes")
 INITIAL_LEAD_STATUSES = frozenset({"", "NEW", "OPEN"})
-MARKER_PREFIX = "leadrouter-ref:"
-SEARCH_GROUPS = 5  # filter groups per search request
-
-
-def marker(key: str) -> str:
-    return f"{MARKER_PREFIX}{key}"
-
-
-def _marker_in(text: str) -> str:
-    """The marker token inside a task body ('' when there is none)."""
-    start = text.find(MARKER_PREFIX)
-    if start < 0:
-        return ""
-    return text[start:].split()[0]
 
 
 class HubSpotConnector:
@@ -135,7 +121,13 @@ class HubSpotConnector:
         return records
 
     def fetch(self, crm_ids: Sequence[str]) -> Sequence[CrmLead]:
-        records = self._read(crm_ids, self._properties)
+        # HubSpot record ids are ASCII digits (int64): anything else cannot exist, so it is
+        # dropped before the call instead of costing one (or failing the batch)
+        ids = [i for i in crm_ids if isinstance(i, str) and 0 < len(i) <= 19
+               and i.isascii() and i.isdigit()]
+        if not ids:
+            return []
+        records = self._read(ids, self._properties)
         return [lead for r in records.values() if (lead := self._lead(r)) is not None]
 
     # --- writing --------------------------------------------------------------------------
@@ -174,38 +166,17 @@ class HubSpotConnector:
                                                     error=reason))
         return results
 
-    def _existing_tasks(self, tasks: Sequence[TaskRequest]) -> dict[str, str]:
-        """Tasks already carrying one of these markers, by key. Search takes at most five
-        filter groups (ORed), so five contacts per request."""
-        wanted = {marker(t.key): t.key for t in tasks}
-        found: dict[str, str] = {}
-        for chunk in chunked(sorted({t.crm_id for t in tasks}), SEARCH_GROUPS):
-            def fetch(after: str | None, ids: Sequence[str] = chunk) -> dict[str, Any]:
-                body: dict[str, Any] = {
-                    "filterGroups": [{"filters": [{"propertyName": "associations.contact",
-                                                   "operator": "EQ", "value": i}]}
-                                     for i in ids],
-                    "properties": ["hs_task_body"], "limit": 200}
-                if after:
-                    body["after"] = after
-                return self.transport.call("tasks.search", "crm.objects.tasks.search_api",
-                                           "do_search", search=True,
-                                           public_object_search_request=body) or {}
-            for page in AfterPager(fetch):
-                for task in page:
-                    body_text = str((task.get("properties") or {}).get("hs_task_body") or "")
-                    key = wanted.get(_marker_in(body_text))
-                    if key:
-                        found[key] = str(task["id"])
-        return found
+    def find_tasks(self, tasks: Sequence[TaskRequest]) -> Mapping[str, str]:
+        # not through search, which trails writes: see connectors/hubspot/tasks.py
+        return existing_tasks(self.transport, tasks)
 
     def create_tasks(self, tasks: Sequence[TaskRequest], *, check_existing: bool
                      ) -> Sequence[TaskResult]:
-        existing = self._existing_tasks(tasks) if check_existing and tasks else {}
+        existing = self.find_tasks(tasks) if check_existing and tasks else {}
         results = [TaskResult(key, task_id, created=False) for key, task_id in existing.items()]
         missing = [t for t in tasks if t.key not in existing]
         for chunk in chunked(missing, BATCH):
-            body = {"inputs": [_task_input(t) for t in chunk]}
+            body = {"inputs": [task_input(t) for t in chunk]}
             # no blind retry: a create answered with an error may still have been applied;
             # the caller retries with check_existing=True, which finds it by its marker
             data = self.transport.call("tasks.batch_create", "crm.objects.tasks.batch_api",
@@ -215,7 +186,7 @@ class HubSpotConnector:
             by_marker = {}
             for task in data.get("results") or []:
                 text = str((task.get("properties") or {}).get("hs_task_body") or "")
-                by_marker[_marker_in(text)] = str(task["id"])
+                by_marker[marker_in(text)] = str(task["id"])
             for task in chunk:
                 task_id = by_marker.get(marker(task.key))
                 results.append(TaskResult(task.key, task_id, created=task_id is not None,
@@ -274,22 +245,6 @@ def _attempt(props: Mapping[str, Any], query: AttemptQuery,
         return None, None
     moment, signal = min(candidates)
     return moment, signal
-
-
-def _task_input(task: TaskRequest) -> dict[str, Any]:
-    return {
-        "properties": {
-            "hs_timestamp": iso(task.due),
-            "hs_task_subject": task.subject,
-            "hs_task_body": f"Assigned by leadrouter. {marker(task.key)}",
-            "hs_task_status": "NOT_STARTED",
-            "hs_task_priority": task.priority,
-            "hs_task_type": task.type,
-            OWNER: task.owner_id,
-        },
-        "associations": [{"to": {"id": task.crm_id}, "types": [
-            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_CONTACT}]}],
-    }
 
 
 def _error_ids(data: Mapping[str, Any]) -> dict[str, str]:

@@ -30,6 +30,7 @@ from connectors.paging import cursor_ceiling
 from connectors.salesforce import attempts
 from connectors.salesforce import writes as sobject_collections
 from connectors.salesforce.auth import DEFAULT_LIFETIME, TokenKeeper, token_source
+from connectors.salesforce.ids import normalize_id
 from connectors.salesforce.query import (
     SoqlPager,
     parse_time,
@@ -129,9 +130,14 @@ class SalesforceConnector:
         return PollPage(ordered, text, more=pager.has_more and fresh >= limit)
 
     def fetch(self, crm_ids: Sequence[str]) -> Sequence[CrmLead]:
+        # One malformed id fails a whole `IN (...)` query (or here, `id_list`): ids that
+        # cannot exist are dropped before any call, so they cannot fail the batch or cost one.
+        ids = [valid for text in crm_ids if (valid := normalize_id(text)) is not None]
+        if not ids:
+            return []
         records = query_by_ids(self.transport, f"{self.sobject}.fetch",
                                f"SELECT {self._select} FROM {self.sobject} WHERE Id IN {{ids}}",
-                               crm_ids)
+                               ids)
         return [lead for r in records if (lead := self._lead(r)) is not None]
 
     # --- writing --------------------------------------------------------------------------
@@ -139,6 +145,13 @@ class SalesforceConnector:
         if not writes:
             return []
         return sobject_collections.write_owners(self.transport, self.sobject, writes)
+
+    def find_tasks(self, tasks: Sequence[TaskRequest]) -> Mapping[str, str]:
+        # SOQL reads the database itself (not a search index): a created Task is found
+        # as soon as its insert has committed
+        if not tasks:
+            return {}
+        return sobject_collections.existing_tasks(self.transport, tasks)
 
     def create_tasks(self, tasks: Sequence[TaskRequest], *, check_existing: bool
                      ) -> Sequence[TaskResult]:

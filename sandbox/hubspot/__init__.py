@@ -26,15 +26,19 @@ notes (create, get, patch, archive, list, search, batch read/update/create/archi
 v4 associations; bearer-token auth (401 ``INVALID_AUTHENTICATION``); bodies validated against
 the OpenAPI documents (400 ``VALIDATION_ERROR``); 10-second/search/daily limits with
 ``X-HubSpot-RateLimit-*`` headers and 429 ``RATE_LIMIT`` bodies with ``Retry-After``; faults
-from ``sandbox._server.Faults``. Error statuses surface in the client as ``ApiException``
+from ``sandbox._server.Faults`` and, per endpoint, ``box.route_faults`` (``RouteFault``: slow
+before or after handling, or an error instead); a search index lag per object type
+(``box.set_index_lag(8.0, "tasks")``: search trails writes, reads by id and the associations
+API do not). Error statuses surface in the client as ``ApiException``
 (``.status``, ``.headers``, ``.body``); a connection reset surfaces as a urllib3
 ``ProtocolError`` (not an ``ApiException``). Batch calls with unknown ids answer 207 and
 return a ``...WithErrors`` model instead of raising.
 """
 
+from .app import RouteFault
 from .emitter import WebhookEmitter
 from .sandbox import HubSpotSandbox
 from .webhooks import WebhookSender, contact_creation, property_change, sign_v3
 
-__all__ = ["HubSpotSandbox", "WebhookEmitter", "WebhookSender", "contact_creation",
-           "property_change", "sign_v3"]
+__all__ = ["HubSpotSandbox", "RouteFault", "WebhookEmitter", "WebhookSender",
+           "contact_creation", "property_change", "sign_v3"]

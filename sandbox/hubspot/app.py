@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox._server import Request, Response
@@ -18,7 +20,7 @@ from .schemas import SpecValidator
 from .search import SearchError, compile_search
 from .store import PortalStore, PropertyError
 
-__all__ = ["HubSpotApp", "error", "is_write"]
+__all__ = ["HubSpotApp", "RouteFault", "error", "is_write"]
 
 BATCH_LIMIT = 100
 OBJECT_TYPES = ("contacts", "tasks", "calls", "emails", "notes")
@@ -52,6 +54,18 @@ def _list_param(req: Request, name: str) -> list[str]:
     return [p for raw in req.query.get(name, []) for p in raw.split(",") if p]
 
 
+@dataclass(frozen=True)
+class RouteFault:
+    """A slow or failing endpoint, set per request line ("POST /crm/v3/objects/tasks/batch/
+    create"): `before` seconds pass before the request is handled (in flight: not applied
+    or read yet), `after` seconds after it was handled (applied or read, answered late);
+    `status` answers that error instead of handling the request (nothing applied)."""
+
+    before: float = 0.0
+    after: float = 0.0
+    status: int | None = None
+
+
 class _BadRequest(Exception):
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -69,6 +83,7 @@ class HubSpotApp:
         self.calls: Counter[str] = Counter()  # "METHOD route" -> admitted calls
         self.rate_limited: Counter[str] = Counter()  # policy -> 429s
         self.unauthorized = 0
+        self.route_faults: dict[str, RouteFault] = {}  # "METHOD /path" -> fault
         self._lock = threading.Lock()
         self.routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         r = self._route
@@ -115,6 +130,10 @@ class HubSpotApp:
                 return Response(429, decision.body(cid()), headers=decision.headers)
             with self._lock:
                 self.calls[key] += 1
+            fault = self.route_faults.get(f"{req.method} {req.path}", RouteFault())
+            time.sleep(fault.before)
+            if fault.status is not None:
+                return error(fault.status, "injected fault", "INTERNAL_ERROR")
             try:
                 with self.store.change_source("INTEGRATION"):
                     resp = handler(req, groups)
@@ -124,6 +143,7 @@ class HubSpotApp:
                 resp = error(400, exc.message, "VALIDATION_ERROR")
             except SearchError as exc:
                 resp = error(400, str(exc), "VALIDATION_ERROR")
+            time.sleep(fault.after)
             resp.headers.update(decision.headers)
             return resp
         return error(404, f"No route for {req.method} {req.path}", "OBJECT_NOT_FOUND")
@@ -194,7 +214,7 @@ class HubSpotApp:
     def search(self, req: Request, p: dict[str, str]) -> Response:
         t = p["type"]
         data = self.body(req, SPEC_DOC[t], "PublicObjectSearchRequest")
-        plan = compile_search(data, t, self.store.assoc_ids)
+        plan = compile_search(data, t, self.store.indexed_assoc_ids)
         total, page = self.store.search(t, plan)
         out: dict[str, Any] = {
             "total": total,

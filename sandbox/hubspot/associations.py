@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 __all__ = ["register", "target_type"]
 
 DOC = "crm-associations-v4"
+# associations per record in one batch-read result; more come with `paging.next.after`
+# (HubSpot's page size here is not documented: 500 is what its GET endpoint defaults to)
+BATCH_READ_PAGE = 500
 _OBJ = r"(?P<from>[^/]+)/(?P<fid>[^/]+)/associations"
 
 
@@ -161,8 +164,17 @@ def register(app: HubSpotApp) -> None:
             if not links:
                 bad.append(fid)
                 continue
-            results.append({"from": {"id": fid},
-                            "to": [_multi(oid, links[oid]) for oid in sorted(links, key=int)]})
+            try:
+                after = int(item.get("after") or 0)
+            except ValueError:
+                return error(400, "after must be a paging token returned by a previous page",
+                             "VALIDATION_ERROR")
+            ids = sorted(links, key=int)
+            result: dict[str, Any] = {"from": {"id": fid}, "to": [
+                _multi(oid, links[oid]) for oid in ids[after:after + BATCH_READ_PAGE]]}
+            if after + BATCH_READ_PAGE < len(ids):
+                result["paging"] = {"next": {"after": str(after + BATCH_READ_PAGE)}}
+            results.append(result)
         return app._batch(results, bad, ft, started)
 
     r = app._route

@@ -113,7 +113,8 @@ class Record:
     """One CRM object. ``props`` holds stored values only (interned keys); the id, creation
     and modification times live in slots and are rendered as properties on the way out."""
 
-    __slots__ = ("archived", "created_ms", "id", "num", "props", "updated_ms", "visible_at")
+    __slots__ = ("archived", "created_ms", "id", "indexed", "num", "props", "updated_ms",
+                 "visible_at")
 
     def __init__(self, num: int, props: dict[str, str], created_ms: int, updated_ms: int,
                  visible_at: float = 0.0) -> None:
@@ -124,6 +125,9 @@ class Record:
         self.updated_ms = updated_ms
         self.archived = False
         self.visible_at = visible_at  # time.monotonic() from which search sees it
+        # what search shows before `visible_at`: the version before the last change, or
+        # None for a record created since (see index.py)
+        self.indexed: Record | None = None
 
 
 def intern_props(props: dict[str, str]) -> dict[str, str]:

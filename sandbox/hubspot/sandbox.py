@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sandbox._server import Faults, Response, TLSServer
 from sandbox.emulator_base import ServedEmulator
 
-from .app import HubSpotApp, is_write
+from .app import HubSpotApp, RouteFault, is_write
 from .emitter import WebhookEmitter
 from .limits import RateLimiter
 from .model import Record, now_ms, parse_time
@@ -41,7 +41,8 @@ class HubSpotSandbox(ServedEmulator):
 
     def __init__(self, port: int = 0, *, token: str | None = None,
                  ten_second_limit: int = 190, search_per_second: int = 5,
-                 daily_limit: int = 1_000_000, index_lag: float = 0.0,
+                 daily_limit: int = 1_000_000,
+                 index_lag: float | Mapping[str, float] = 0.0,
                  faults: Faults | None = None) -> None:
         self.token = token or f"pat-na1-sandbox-{secrets.token_hex(8)}"
         self.store = PortalStore(index_lag=index_lag)
@@ -62,12 +63,28 @@ class HubSpotSandbox(ServedEmulator):
         self.emitters.clear()
 
     @property
+    def route_faults(self) -> dict[str, RouteFault]:
+        """Per-endpoint slowness or errors, by request line: ``box.route_faults["POST
+        /crm/v3/objects/tasks/batch/create"] = RouteFault(before=3.0)``."""
+        return self.app.route_faults
+
+    # -- search index -----------------------------------------------------------------------
+    @property
     def index_lag(self) -> float:
-        return self.store.index_lag
+        """Seconds search trails writes, for object types without their own lag."""
+        return self.store.index.default_lag
 
     @index_lag.setter
     def index_lag(self, seconds: float) -> None:
-        self.store.index_lag = seconds
+        self.set_index_lag(seconds)
+
+    def set_index_lag(self, seconds: float, *object_types: str) -> None:
+        """Search trails writes by `seconds` for these object types ("contacts", "tasks",
+        ...; none: every type). New records stay out of search, changed ones show their
+        previous version, new associations do not filter yet; reads by id, batch reads
+        and the associations API see every write at once."""
+        with self.store.lock:
+            self.store.index.set_lag(seconds, *object_types)
 
     # -- webhooks -----------------------------------------------------------------------------
     def subscribe_webhooks(self, url: str, client_secret: str, *,

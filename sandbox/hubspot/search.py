@@ -256,7 +256,9 @@ class SearchPlan:
 
     def run(self, created_keys: Sequence[int], created_recs: Sequence[Record],
             now: float) -> tuple[int, list[Record]]:
-        """(total, page) over records kept in (createdate, id) order."""
+        """(total, page) over records kept in (createdate, id) order, each as the search
+        index has it at `now` (index.py): the record itself once its last change is
+        `visible_at`, before that the version it replaced (`indexed`, None for a new one)."""
         b = self.bounds
         if b.lo is None:
             start = 0
@@ -275,11 +277,10 @@ class SearchPlan:
             def with_query(r: Record) -> bool:
                 return (base is None or base(r)) and _query_match(r, q)
             pred = with_query
-        if pred is None:
-            matches = [r for r in candidates if not r.archived and r.visible_at <= now]
-        else:
-            matches = [r for r in candidates
-                       if not r.archived and r.visible_at <= now and pred(r)]
+        # inlined rather than a call per record: this loop is the emulator's hot path
+        seen = [v for r in candidates if not r.archived
+                and (v := r if r.visible_at <= now else r.indexed) is not None]
+        matches = seen if pred is None else [v for v in seen if pred(v)]
         total = len(matches)
         prop = self.sort_prop
         if prop is None or prop == "hs_object_id":

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .index import SearchIndex
 from .model import (
     ASSOC_TYPE_IDS,
     DATETIME_PROPS,
@@ -104,9 +104,10 @@ class _TypeStore:
 class PortalStore:
     """Thread-safe state of one emulated portal; every public method takes the lock."""
 
-    def __init__(self, index_lag: float = 0.0, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(self, index_lag: float | Mapping[str, float] = 0.0,
+                 clock: Callable[[], int] = now_ms) -> None:
         self.lock = threading.RLock()
-        self.index_lag = index_lag
+        self.index = SearchIndex(index_lag)
         self.clock = clock
         self.owners: dict[str, Owner] = {}
         self.types: dict[str, _TypeStore] = {t: _TypeStore() for t in OBJECT_TYPE_IDS}
@@ -239,8 +240,8 @@ class PortalStore:
             created = created_ms if created_ms is not None else now
             if object_type == "contacts" and props.get("createdate"):
                 created = parse_time(props["createdate"])
-            visible = time.monotonic() + self.index_lag if self.index_lag > 0 else 0.0
-            rec = Record(self._new_id(), {}, created, now, visible)
+            rec = Record(self._new_id(), {}, created, now)
+            self.index.created(object_type, rec)
             if object_type == "tasks":
                 rec.props["hs_task_status"] = "NOT_STARTED"
             self._apply(object_type, rec, dict(props), now, notify=False)
@@ -269,6 +270,7 @@ class PortalStore:
             rec = self.get(object_type, record_id)
             if rec is None:
                 return None
+            self.index.changing(object_type, rec)
             self._apply(object_type, rec, dict(props), self.clock())
             return rec
 
@@ -283,7 +285,13 @@ class PortalStore:
     def search(self, object_type: str, plan: SearchPlan) -> tuple[int, list[Record]]:
         with self.lock:
             ts = self.types[object_type]
-            return plan.run(ts.created_keys, ts.created_recs, time.monotonic())
+            return plan.run(ts.created_keys, ts.created_recs, self.index.clock())
+
+    def indexed_assoc_ids(self, from_type: str, from_id: str, to_type: str) -> set[str]:
+        """`assoc_ids` as search sees them: links younger than the index lag left out."""
+        now = self.index.clock()
+        return {oid for oid in self.assoc_ids(from_type, from_id, to_type)
+                if self.index.link_visible((from_type, from_id, to_type, oid), now)}
 
     # -- associations ------------------------------------------------------------------------
     def associate(self, from_type: str, from_id: str, to_type: str, to_id: str,
@@ -300,6 +308,8 @@ class PortalStore:
             self.assoc.setdefault((to_type, to_id), {}).setdefault((from_type, from_id),
                                                                    set()).add(back)
             if new:
+                self.index.linked([(from_type, from_id, to_type, to_id),
+                                   (to_type, to_id, from_type, from_id)])
                 self._contact_attempt(from_type, from_id, to_type, to_id)
                 self._contact_attempt(to_type, to_id, from_type, from_id)
             return True
@@ -308,6 +318,8 @@ class PortalStore:
         with self.lock:
             self.assoc.get((from_type, from_id), {}).pop((to_type, to_id), None)
             self.assoc.get((to_type, to_id), {}).pop((from_type, from_id), None)
+            self.index.unlinked([(from_type, from_id, to_type, to_id),
+                                 (to_type, to_id, from_type, from_id)])
 
     def associated(self, from_type: str, from_id: str, to_type: str) -> dict[str, set[int]]:
         """{other id: association type ids} of one record towards one object type."""
@@ -327,6 +339,7 @@ class PortalStore:
         contact = self.get("contacts", contact_id)
         if eng is None or contact is None:
             return
+        self.index.changing("contacts", contact)
         now = self.clock()
         at = parse_time(eng.props["hs_timestamp"]) if eng.props.get("hs_timestamp") else now
         last = contact.props.get("notes_last_contacted")

@@ -114,6 +114,30 @@ class OutboxRepo:
         self.session.flush()
         return rows
 
+    def renew(self, held: Mapping[int, tuple[datetime, int]], until: datetime) -> set[int]:
+        """Extend this worker's claim on rows to `until`; returns the ids still held.
+
+        `held` maps each row id to what this worker's claim left on it (`next_attempt_at`,
+        `attempts`). A row another worker has claimed since (its lease ran out) has other
+        values and is not touched: compare-and-set, atomic per row, so two workers never
+        both hold a row. Call right before a non-idempotent write so the claim outlasts it.
+        """
+        kept: set[int] = set()
+        for outbox_id, (claimed_until, attempts) in held.items():
+            stmt = (
+                update(OutboxRow)
+                .where(
+                    col(OutboxRow.id) == outbox_id,
+                    col(OutboxRow.status) == OutboxStatus.PENDING.value,
+                    col(OutboxRow.next_attempt_at) == as_utc(claimed_until),
+                    col(OutboxRow.attempts) == attempts,
+                )
+                .values(next_attempt_at=as_utc(until))
+            )
+            if int(getattr(self.session.execute(stmt), "rowcount", 0)) == 1:
+                kept.add(outbox_id)
+        return kept
+
     def mark_done(
         self, outbox_id: int, result: str | None = None, *, now: datetime | None = None
     ) -> OutboxRow:

@@ -80,6 +80,10 @@ class Crm:
     def set_faults(self, faults: Faults) -> None:
         self.box.faults = faults
 
+    def lag_search(self, seconds: float) -> None:
+        """Make the CRM's search trail writes by `seconds`, where it has such an index
+        (HubSpot's search API); a CRM whose queries read the database itself ignores it."""
+
     def logged(self, method: str, path_part: str, expected: int,
                timeout: float = 2.0) -> int:
         """Requests in the sandbox's log (appended just after the answer: wait a moment)."""
@@ -147,6 +151,9 @@ class HubSpotCrm(Crm):
     def throttle(self) -> bool:
         self.box.limiter.ten_second_limit = 1
         return True
+
+    def lag_search(self, seconds: float) -> None:
+        self.box.index_lag = seconds
 
     def server_calls(self) -> int:
         return int(self.box.counters()["total_calls"])

@@ -28,4 +28,12 @@ def test_calls_per_hundred_leads_stay_bounded(crm: Crm) -> None:
                                     enumerate(part)])
     calls = crm.server_calls() - before
     assert calls <= 6 * 3, calls  # at most 6 calls per 100 leads, all steps together
+    # the check after uncertain creates: a few calls per hundred tasks too
+    before = crm.server_calls()
+    for part in chunked(ids, size):
+        found = connector.find_tasks([TaskRequest(f"lead/{i}/v1/task", i, owners[0], "Call",
+                                                  now, "HIGH") for i in part])
+        assert len(found) == len(part)
+    calls = crm.server_calls() - before
+    assert calls <= 2 * 3, calls
     connector.close()

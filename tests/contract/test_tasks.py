@@ -56,3 +56,20 @@ def test_an_ambiguous_create_is_not_retried_blindly_and_is_found_afterwards(crm:
     for record in ids:
         assert crm.task_owners(record) == [owner]  # exactly one task each
     connector.close()
+
+
+def test_a_task_is_found_by_its_marker_as_soon_as_it_exists(crm: Crm) -> None:
+    """The check after an uncertain create reads the records, never a search index that
+    trails writes (HubSpot's search shows a task seconds after its create, or later)."""
+    crm.lag_search(600.0)
+    ids = crm.seed(3, rng_seed=23)
+    owner = crm.people[2]
+    connector = crm.connector()
+    wanted = _requests(ids, owner)
+    assert connector.find_tasks(wanted) == {}
+    made = connector.create_tasks(wanted, check_existing=False)
+    before = crm.server_calls()
+    found = connector.find_tasks([*wanted, *_requests(ids[:1], owner, 2)])
+    assert found == {r.key: r.task_id for r in made}
+    assert crm.server_calls() - before <= 2  # reads by record, a hundred at a time
+    connector.close()

@@ -14,7 +14,7 @@ from hubspot.crm.objects.tasks import SimplePublicObjectInputForCreate
 from hubspot.crm.objects.tasks.exceptions import ApiException as TaskApiException
 
 from sandbox._server import Faults
-from sandbox.hubspot import HubSpotSandbox
+from sandbox.hubspot import HubSpotSandbox, RouteFault
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -121,3 +121,22 @@ def test_naive_router_creates_duplicate_tasks_under_ambiguous_writes() -> None:
         careful_route(client, contacts[5:])
         assert [len(box.tasks_for(c)) for c in contacts[5:]] == [1] * 5
         assert any(e.status == 502 for e in box.request_log)
+
+
+def test_route_faults_slow_or_refuse_one_endpoint(hubspot_box: HubSpotSandbox,
+                                                  hubspot_client: hubspot.Client) -> None:
+    cid = hubspot_box.create_contact({"firstname": "Route"})
+    tasks = hubspot_client.crm.objects.tasks.basic_api
+    create = "POST /crm/v3/objects/tasks"
+    hubspot_box.route_faults[create] = RouteFault(status=503)
+    with pytest.raises(TaskApiException) as err:
+        tasks.create(simple_public_object_input_for_create=new_task(cid, "refused"))
+    assert err.value.status == 503 and hubspot_box.tasks_for(cid) == []  # nothing applied
+    hubspot_box.route_faults[create] = RouteFault(before=0.2, after=0.2)
+    started = time.monotonic()
+    made = tasks.create(simple_public_object_input_for_create=new_task(cid, "slow"))
+    assert time.monotonic() - started >= 0.4
+    assert [t["id"] for t in hubspot_box.tasks_for(cid)] == [made.id]
+    started = time.monotonic()
+    hubspot_client.crm.contacts.basic_api.get_by_id(cid)  # other endpoints: not slowed
+    assert time.monotonic() - started < 0.2

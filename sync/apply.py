@@ -20,6 +20,7 @@ from connectors.base import (
     CrmError,
     FatalError,
     OwnerWrite,
+    OwnerWriteResult,
     TaskRequest,
     TaskResult,
     WriteOutcome,
@@ -34,6 +35,7 @@ from state import (
     UnitOfWork,
     outbox_key,
 )
+from sync.batches import split_on_refusal
 from sync.claims import KeptClaim
 from sync.context import Context
 from sync.logs import get_logger
@@ -100,7 +102,9 @@ def apply_owners(ctx: Context, result: ApplyResult) -> bool:
                          frozenset(row.payload.get("replaceable") or [None]),
                          dict(row.payload.get("properties") or {})) for row in rows]
     try:
-        outcomes = {r.crm_id: r for r in ctx.connector.write_owners(writes)}
+        outcomes = {r.crm_id: r for r in split_on_refusal(
+            ctx.connector.write_owners, writes,
+            lambda w, exc: OwnerWriteResult(w.crm_id, WriteOutcome.REJECTED, error=str(exc)))}
     except CrmError as exc:
         _fail(ctx, rows, exc)
         return True
@@ -220,8 +224,11 @@ def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
             sent = [row for row in to_create if row.id in held]
         if sent:
             try:
-                outcome = ctx.connector.create_tasks([_request(row) for row in sent],
-                                                     check_existing=False)
+                outcome = split_on_refusal(
+                    lambda requests: ctx.connector.create_tasks(requests,
+                                                                check_existing=False),
+                    [_request(row) for row in sent],
+                    lambda request, exc: TaskResult(request.key, None, False, str(exc)))
             except CrmError as exc:
                 outcome = exc
     if found:

@@ -278,3 +278,24 @@ def test_a_store_written_by_an_earlier_version_is_scrubbed_at_start(
     assert "medicaid: insurance='(other)' not in [medicaid]" in text
     for piece in ("Jane", "jane.roe", "555-0100"):
         assert piece not in text
+
+
+def test_one_record_the_crm_refuses_never_fails_the_batch_it_was_sent_with(
+        box: HubSpotSandbox, make_context: Callable[..., Context]) -> None:
+    # the admin made the metadata property a dropdown and forgot the "medicaid" option:
+    # HubSpot refuses a whole batch update (400) for one invalid value
+    box.define_property("contacts", "leadrouter_rule", ["commercial", "everyone"])
+    now = datetime.now(UTC)
+    good = [box.create_contact(dict(PROPS), created_at=now - timedelta(minutes=10 - i))
+            for i in range(9)]
+    refused = box.create_contact({**PROPS, "insurance_type": "medicaid"},
+                                 created_at=now - timedelta(minutes=5))
+    ctx = make_context(extra_hubspot='[crm.hubspot.metadata_properties]\n'
+                                     'rule = "leadrouter_rule"')
+    run_cycle(ctx)
+    rows = lead_rows(ctx)
+    for cid in good:
+        assert rows[cid].status == "task_created", cid
+        assert box.contact(cid)["properties"]["leadrouter_rule"] == "commercial"
+    assert rows[refused].status == "routed"  # its write is retried alone, with backoff
+    assert not box.contact(refused)["properties"].get("hubspot_owner_id")

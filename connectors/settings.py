@@ -46,3 +46,7 @@ class SalesforceConfig:
     api_reserve: int = 1000  # stop non-essential calls when fewer daily calls remain
     poll_overlap: timedelta = timedelta(minutes=2)
     timeout: timedelta = timedelta(seconds=30)
+    # Outbound Message defences (used by the service's HTTP side, not the connector):
+    # the env var holding a secret path segment, and a CA file for client certificates
+    outbound_path_secret_env: str = ""
+    outbound_client_ca: str = ""

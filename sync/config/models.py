@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 __all__ = ["Config", "EscalationConfig", "HubSpotConfig", "SalesforceConfig", "ServiceConfig"]
 
 from connectors.settings import HubSpotConfig, SalesforceConfig
 from routing.models import Rulebook
+
+IPNetwork = IPv4Network | IPv6Network
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,17 @@ class ServiceConfig:
     log_format: str = "auto"  # auto | json | console
     # the public base URL HubSpot calls (behind a proxy); "" = rebuilt from each request
     public_url: str = ""
+    # -- HTTP intake limits and defences (config.example.toml explains each) --
+    webhook_rate: int = 600  # webhook events stored per minute, per source (429 beyond)
+    webhook_allow: tuple[IPNetwork, ...] = ()  # source networks of webhooks; () = any
+    # peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the TLS proxy)
+    trusted_proxies: tuple[IPNetwork, ...] = (ip_network("127.0.0.1/32"),
+                                              ip_network("::1/128"))
+    tls_cert: str = ""  # serve HTTPS directly (PEM files); "" = plain HTTP
+    tls_key: str = ""
+    max_connections: int = 256  # open HTTP connections (also kept below the open-file limit)
+    header_timeout: timedelta = timedelta(seconds=10)  # to receive a request's head
+    body_timeout: timedelta = timedelta(seconds=30)  # to receive its body, once the head is in
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,21 @@ class Metrics:
         self.webhooks = Counter("leadrouter_webhook_requests", "Webhook requests by outcome",
                                 ["source", "outcome"], registry=r)
         self.webhook_events = Counter("leadrouter_webhook_events", "Webhook events stored in "
-                                      "the inbox (new) or recognised as duplicates",
+                                      "the inbox (new), recognised as duplicates, refused by "
+                                      "the per-minute budget (rate_limited) or dropped for a "
+                                      "record id that cannot exist (invalid_id)",
                                       ["source", "result"], registry=r)
+        self.http_dropped = Counter("leadrouter_http_connections_dropped", "HTTP connections "
+                                    "closed by the service: request head or body too slow "
+                                    "(header_timeout, body_timeout), evicted or refused at "
+                                    "the connection cap, unparseable (protocol_error)",
+                                    ["reason"], registry=r)
+        self.http_errors = Counter("leadrouter_http_errors", "Requests that failed in a way "
+                                   "no handler expected (answered 500), by exception type",
+                                   ["error_type"], registry=r)
+        self.log_held = Counter("leadrouter_server_log_held", "HTTP server log lines held "
+                                "back by the one-line-per-kind-per-minute limit",
+                                ["source"], registry=r)
         self.job_runs = Counter("leadrouter_job_runs", "Worker steps run by outcome",
                                 ["job", "outcome"], registry=r)
 

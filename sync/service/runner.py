@@ -5,13 +5,20 @@ Threads: the main thread waits for SIGTERM/SIGINT; uvicorn serves HTTP in its ow
 worker thread runs every pipeline step. On a signal: stop accepting HTTP, stop the
 scheduler, let the worker finish the step in flight (or abandon it: the outbox makes that
 safe), close the store, exit -- all within `STOP_BUDGET` seconds.
+
+HTTP limits (see `protocol.py`): request head and body deadlines, a connection cap kept
+below the open-file limit, small accept bursts, uvicorn's and asyncio's own log through a
+per-kind limiter (`serverlog.py`), and optional TLS with client certificates.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import resource
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,12 +34,26 @@ from state import Store, open_store
 from sync.config import Config
 from sync.context import Context, StartupError, build_context, utc_now
 from sync.logs import get_logger
+from sync.service import serverlog
 from sync.service.app import Runtime, create_app
+from sync.service.intake import EventBudget
 from sync.service.metrics import Metrics
+from sync.service.protocol import HttpLimits, guarded_protocol
 from sync.service.worker import Job, Worker
 
 log = get_logger("leadrouter.service")
 STOP_BUDGET = 8.0  # seconds; the contract is "exit within 10 s"
+# asyncio accepts up to `backlog` connections per wake-up, each taking a descriptor before
+# the connection cap can close any: a small burst keeps that overshoot small (and in
+# Python 3.11 an accept that fails for lack of descriptors is retried -- and logged -- up
+# to `backlog` times in a row). The kernel's queue is set larger after start.
+ACCEPT_BURST = 16
+LISTEN_QUEUE = 512
+# descriptors kept free beyond those open at start: store connections of the thread pool,
+# CRM connections, the log, a request's temporary files
+FD_RESERVE = 32
+MIN_PATH_SECRET = 16
+_PATH_SECRET = re.compile(r"[A-Za-z0-9._~-]+")  # unreserved URL characters: no escaping
 
 
 def _seconds(value: timedelta) -> float:
@@ -50,9 +71,53 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(512)
+    sock.listen(LISTEN_QUEUE)
     sock.set_inheritable(True)
     return sock
+
+
+def open_files() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:  # not Linux: a generous guess
+        return 64
+
+
+def connection_cap(configured: int) -> int:
+    """`max_connections`, lowered so that open connections plus one accept burst can never
+    use up the process's file descriptors (then `accept()` fails and nobody gets in).
+    First raises the soft open-file limit to the hard one, as servers do."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    headroom = soft - open_files() - FD_RESERVE - 2 * ACCEPT_BURST
+    return max(8, min(configured, headroom))
+
+
+def tls_context(cert: str, key: str, client_ca: str) -> ssl.SSLContext:
+    """The server's TLS context; with `client_ca`, clients may present a certificate, which
+    must then chain to that CA (or be that certificate itself: a pinned leaf such as the one
+    Salesforce publishes for Outbound Messages). Whether a request came with a verified one
+    is the endpoint's business (only the Salesforce webhook requires it)."""
+    try:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cert, key)
+        if client_ca:
+            context.load_verify_locations(client_ca)
+            context.verify_mode = ssl.CERT_OPTIONAL
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise StartupError(f"cannot use the TLS files ([service] tls_cert / tls_key, "
+                           f"[crm.salesforce] outbound_client_ca): {exc}") from None
+    return context
 
 
 def webhook_store(url: str) -> Store:
@@ -87,6 +152,8 @@ class Service:
         self._server_thread: threading.Thread | None = None
         self.inbox: Store | None = None
         self.listen = ""
+        self._undo_log: Callable[[], None] | None = None
+        self.limits: HttpLimits | None = None
 
     # -- start ----------------------------------------------------------------------------
     def start(self) -> Service:
@@ -116,14 +183,34 @@ class Service:
         worker = self.worker
         ctx.wake = lambda: worker.request(Job.INBOX)
         self.inbox = webhook_store(service.state_url)
+        client_ca = self._salesforce_client_ca()
+        tls = tls_context(service.tls_cert, service.tls_key, client_ca) \
+            if service.tls_cert else None
         runtime = Runtime(ctx, self.metrics, worker, self._hubspot_secret(),
                           self._salesforce_org(), service.public_url,
-                          service.webhook_max_bytes, self.inbox)
+                          service.webhook_max_bytes, self.inbox,
+                          budget=EventBudget(service.webhook_rate),
+                          allow=service.webhook_allow,
+                          salesforce_path_secret=self._salesforce_path_secret(),
+                          salesforce_client_cert=bool(client_ca))
         host, port = sock.getsockname()[:2]
-        self.listen = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        scheme = "https" if tls else "http"
+        self.listen = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+        metrics = self.metrics
+        self.limits = limits = HttpLimits(
+            max_connections=connection_cap(service.max_connections),
+            header_timeout=service.header_timeout.total_seconds(),
+            body_timeout=service.body_timeout.total_seconds(),
+            on_drop=lambda reason: metrics.http_dropped.labels(reason).inc())
+        self._undo_log = serverlog.install(serverlog.LimitedServerLog(
+            on_held=lambda source: metrics.log_held.labels(source).inc()))
         self.server = uvicorn.Server(uvicorn.Config(
-            create_app(runtime), log_level="warning", access_log=False, lifespan="off",
-            timeout_graceful_shutdown=2, server_header=False, date_header=False))
+            create_app(runtime, service.trusted_proxies), http=guarded_protocol(limits),
+            log_config=None, log_level="warning", access_log=False, lifespan="off",
+            proxy_headers=False,  # ours, from trusted_proxies only (intake.ForwardedHeaders)
+            backlog=ACCEPT_BURST, timeout_keep_alive=5, timeout_graceful_shutdown=2,
+            server_header=False, date_header=False,
+            ssl_context_factory=(lambda _config, _default: tls) if tls else None))
         self._server_thread = threading.Thread(target=self.server.run,
                                                kwargs={"sockets": [sock]},
                                                name="leadrouter-http", daemon=True)
@@ -133,6 +220,7 @@ class Service:
             if not self._server_thread.is_alive() or time.monotonic() > deadline:
                 raise StartupError(f"the HTTP server did not start on {self.listen}")
             time.sleep(0.02)
+        sock.listen(LISTEN_QUEUE)  # uvicorn set the queue to ACCEPT_BURST: widen it again
         worker.start()
         self.scheduler = self._schedule(worker)
         self.scheduler.start()
@@ -150,6 +238,33 @@ class Service:
         if self.config.crm_kind != "salesforce" or settings is None:
             return ""
         return settings.organization_id
+
+    def _salesforce_path_secret(self) -> str:
+        """The secret path segment; a configured variable that is unset or weak stops the
+        start (failing open would serve the plain, guessable path)."""
+        settings = self.config.salesforce
+        if not self._salesforce_org() or settings is None \
+                or not settings.outbound_path_secret_env:
+            return ""
+        name = settings.outbound_path_secret_env
+        secret = self.environ.get(name, "")
+        if len(secret) < MIN_PATH_SECRET or not _PATH_SECRET.fullmatch(secret):
+            raise StartupError(
+                f"[crm.salesforce] outbound_path_secret_env: the variable {name} must hold "
+                f"at least {MIN_PATH_SECRET} characters of A-Z a-z 0-9 . _ ~ - (it is "
+                f"{'not set' if not secret else 'too short or has other characters'})")
+        return secret
+
+    def _salesforce_client_ca(self) -> str:
+        settings = self.config.salesforce
+        if not self._salesforce_org() or settings is None or not settings.outbound_client_ca:
+            return ""
+        if not self.config.service.tls_cert:
+            raise StartupError(
+                "[crm.salesforce] outbound_client_ca needs [service] tls_cert and tls_key: "
+                "leadrouter sees client certificates only when it terminates TLS itself "
+                "(behind a TLS proxy, have the proxy verify them instead)")
+        return settings.outbound_client_ca
 
     def _schedule(self, worker: Worker) -> BackgroundScheduler:
         service = self.config.service
@@ -174,15 +289,16 @@ class Service:
         return scheduler
 
     def _announce(self, runtime: Runtime) -> None:
-        assert self.ctx is not None
-        ctx, service = self.ctx, self.config.service
+        assert self.ctx is not None and self.limits is not None
+        ctx, service, limits = self.ctx, self.config.service, self.limits
         url = (self.config.hubspot.base_url if ctx.crm == "hubspot" and self.config.hubspot
                else self.config.salesforce.instance_url if self.config.salesforce else "")
         webhooks = []
         if runtime.hubspot_secret:
             webhooks.append(f"{self.listen}/webhooks/hubspot")
-        if runtime.salesforce_org:
-            webhooks.append(f"{self.listen}/webhooks/salesforce")
+        if runtime.salesforce_org:  # never the secret itself
+            webhooks.append(f"{self.listen}/webhooks/salesforce"
+                            + ("/{secret}" if runtime.salesforce_path_secret else ""))
         log.info("service.started", crm_kind=ctx.crm, url=url, state=ctx.store.url,
                  owners=len(ctx.directory.owner_of),
                  unusable=dict(ctx.directory.unusable) or None, listen=self.listen,
@@ -190,7 +306,13 @@ class Service:
                  public_url=service.public_url or None,
                  intervals={"poll_s": _seconds(service.poll_interval),
                             "apply_s": _seconds(service.apply_interval),
-                            "escalation_s": _seconds(service.escalation_interval)})
+                            "escalation_s": _seconds(service.escalation_interval)},
+                 config={"max_connections": limits.max_connections,
+                         "header_timeout_s": limits.header_timeout,
+                         "body_timeout_s": limits.body_timeout,
+                         "webhook_rate_per_min": service.webhook_rate,
+                         "webhook_allow": [str(n) for n in service.webhook_allow] or "any",
+                         "client_cert": runtime.salesforce_client_cert})
 
     # -- stop -----------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -219,6 +341,9 @@ class Service:
         if self.inbox is not None:
             self.inbox.close()
             self.inbox = None
+        if self._undo_log is not None:
+            self._undo_log()
+            self._undo_log = None
         ctx, self.ctx = self.ctx, None
         if ctx is not None:
             if finished:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.hubspot import HubSpotSandbox
+from sandbox.salesforce import SalesforceSandbox
 from tests.pipeline.conftest import config_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +29,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def fd_limit(count: int) -> Callable[[], None]:
+    """A `preexec_fn` that gives the child at most `count` open files."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
+    return apply
 
 
 def http() -> httpx.Client:
@@ -61,14 +70,18 @@ class ServiceProcess:
     def log_path(self) -> Path:
         return self.folder / f"service-{self.starts}.log"
 
-    def start(self, *, wait: bool = True) -> ServiceProcess:
+    def start(self, *, wait: bool = True, max_fds: int | None = None,
+              env: dict[str, str] | None = None) -> ServiceProcess:
+        """`max_fds`: RLIMIT_NOFILE of the child (soft and hard), as `ulimit -n` would."""
         self.starts += 1
-        env = {**os.environ, "HUBSPOT_TOKEN": self.box.token,
-               "HUBSPOT_CLIENT_SECRET": self.secret, "PYTHONUNBUFFERED": "1"}
+        environ = {**os.environ, "HUBSPOT_TOKEN": self.box.token,
+                   "HUBSPOT_CLIENT_SECRET": self.secret, "PYTHONUNBUFFERED": "1",
+                   **(env or {})}
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "sync", "--config", str(self.config), "run"],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=fd_limit(max_fds) if max_fds else None)
         if wait:
             self.wait_ready()
         return self
@@ -143,6 +156,32 @@ def service_factory(box: HubSpotSandbox, tmp_path: Path) -> Iterator[Any]:
         folder = tmp_path / f"svc{len(made)}"
         folder.mkdir()
         svc = ServiceProcess(box, folder, **options)
+        made.append(svc)
+        return svc
+
+    yield factory
+    for svc in made:
+        svc.close()
+
+
+@pytest.fixture
+def sf_box() -> Iterator[SalesforceSandbox]:
+    with SalesforceSandbox() as sandbox:
+        sandbox.seed_demo()
+        yield sandbox
+
+
+@pytest.fixture
+def sf_service(sf_box: SalesforceSandbox, tmp_path: Path) -> Iterator[Any]:
+    """A factory of `leadrouter run` processes on Salesforce (tests/service/sf_service.py)."""
+    from tests.service.sf_service import SalesforceService  # it imports this module
+
+    made: list[SalesforceService] = []
+
+    def factory(**options: Any) -> SalesforceService:
+        folder = tmp_path / f"sf{len(made)}"
+        folder.mkdir()
+        svc = SalesforceService(sf_box, folder, **options)
         made.append(svc)
         return svc
 

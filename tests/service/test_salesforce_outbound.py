@@ -105,27 +105,27 @@ def inbox(ctx: Context) -> list[tuple[str, str]]:
 
 def test_notifications_are_stored_once_and_acked(ctx: Context, serve: Any) -> None:
     client, worker, _ = serve()
-    body = message(ORG, [("04l5g000000NOT1AAA", "00Q5g000001LEAD1AA"),
-                         ("04l5g000000NOT2AAA", "00Q5g000001LEAD2AA")])
+    body = message(ORG, [("04l5g000000NOT1AAO", "00Q5g00001LEAD1EAP"),
+                         ("04l5g000000NOT2AAO", "00Q5g00001LEAD2EAP")])
     for _ in range(3):  # at-least-once delivery: retries are harmless
         response = client.post("/webhooks/salesforce", content=body,
                                headers={"Content-Type": "text/xml; charset=utf-8"})
         assert response.status_code == 200
         assert "<Ack>true</Ack>" in response.text
-    assert inbox(ctx) == [("salesforce", "00Q5g000001LEAD1AA"),
-                          ("salesforce", "00Q5g000001LEAD2AA")]
+    assert inbox(ctx) == [("salesforce", "00Q5g00001LEAD1EAP"),
+                          ("salesforce", "00Q5g00001LEAD2EAP")]
     assert not worker.idle()  # the pipeline was woken
 
 
 def test_a_15_character_org_id_matches_its_18_character_form(serve: Any) -> None:
     client, _, _ = serve(org=ORG[:15])
-    body = message(ORG, [("04l5g000000NOT1AAA", "00Q5g000001LEAD1AA")])
+    body = message(ORG, [("04l5g000000NOT1AAO", "00Q5g00001LEAD1EAP")])
     assert client.post("/webhooks/salesforce", content=body).status_code == 200
 
 
 def test_refusals_store_nothing(ctx: Context, serve: Any) -> None:
     client, _, metrics = serve()
-    wrong = message(OTHER_ORG, [("04l5g000000NOT1AAA", "00Q5g000001LEAD1AA")])
+    wrong = message(OTHER_ORG, [("04l5g000000NOT1AAO", "00Q5g00001LEAD1EAP")])
     assert client.post("/webhooks/salesforce", content=wrong).status_code == 403
     assert client.post("/webhooks/salesforce", content=b"<not-xml").status_code == 400
     bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -133,7 +133,7 @@ def test_refusals_store_nothing(ctx: Context, serve: Any) -> None:
     assert client.post("/webhooks/salesforce", content=bomb).status_code == 400
     no_notes = message(ORG, [])
     assert client.post("/webhooks/salesforce", content=no_notes).status_code == 400
-    bad_id = message(ORG, [("04l5g000000NOT1AAA", "not-an-id")])
+    bad_id = message(ORG, [("04l5g000000NOT1AAO", "not-an-id")])  # dropped: none left
     assert client.post("/webhooks/salesforce", content=bad_id).status_code == 400
     big = message(ORG, [(f"04l5g0000000{i:03d}AAA", f"00Q5g0000001{i:03d}AA")
                         for i in range(40)])
@@ -144,11 +144,12 @@ def test_refusals_store_nothing(ctx: Context, serve: Any) -> None:
                 for family in text_string_to_metric_families(metrics.render().decode())
                 for sample in family.samples
                 if sample.name == "leadrouter_webhook_requests_total"}
-    assert outcomes == {"wrong_org": 1, "bad_xml": 2, "bad_shape": 2, "too_large": 1}
+    assert outcomes == {"wrong_org": 1, "bad_xml": 2, "bad_shape": 1, "bad_id": 1,
+                        "too_large": 1}
 
 
 def test_off_when_no_organization_is_configured(ctx: Context, serve: Any) -> None:
     client, _, _ = serve(org="")
-    body = message(ORG, [("04l5g000000NOT1AAA", "00Q5g000001LEAD1AA")])
+    body = message(ORG, [("04l5g000000NOT1AAO", "00Q5g00001LEAD1EAP")])
     assert client.post("/webhooks/salesforce", content=body).status_code == 404
     assert inbox(ctx) == []

@@ -76,6 +76,13 @@ class Runtime:
     log_limit: LineLimiter = field(default_factory=lambda: LineLimiter(REQUEST_LINES))
 
 
+def eligibility_properties(rt: Runtime) -> frozenset[str]:
+    """HubSpot properties whose change can make a skipped contact eligible."""
+    settings = rt.ctx.config.hubspot
+    filters = frozenset(settings.filters) if settings is not None else frozenset()
+    return filters | {"hubspot_owner_id"}
+
+
 class TooLarge(Exception):
     pass
 
@@ -178,7 +185,7 @@ async def hubspot_webhook(request: Request) -> Response:
                        body, request.headers.get("x-hubspot-signature-v3"),
                        request.headers.get("x-hubspot-request-timestamp"),
                        int(time.time() * 1000))
-        events, ignored = parse_hubspot(body)
+        events, ignored = parse_hubspot(body, eligibility_properties(rt))
         charge(rt, "hubspot", len(events))
         new, dupes = await _store(rt, "hubspot", events)
     except WebhookRejected as exc:

@@ -92,8 +92,20 @@ class Metrics:
                                     ["crm"], registry=r)
         self.leads_held = Counter("leadrouter_leads_held", "Leads held for the next shift",
                                   ["crm"], registry=r)
-        self.leads_unroutable = Counter("leadrouter_leads_unroutable", "Leads no rule could "
-                                        "place", ["crm"], registry=r)
+        self.leads_unroutable = Counter("leadrouter_leads_unroutable", "Routing attempts "
+                                        "that found no owner (an unroutable lead is tried "
+                                        "again)", ["crm"], registry=r)
+        self.leads_set_aside = Counter("leadrouter_leads_set_aside", "Leads set aside: a "
+                                       "record that could not be recorded or routed (see "
+                                       "explain)", ["crm"], registry=r)
+        self.leads_reevaluated = Counter("leadrouter_leads_reevaluated", "Skipped or set-aside "
+                                         "leads routed after they changed", ["crm"], registry=r)
+        self.leads_retried = Counter("leadrouter_leads_retried", "Unroutable leads tried "
+                                     "again", ["crm"], registry=r)
+        self.hints_outside_window = Counter("leadrouter_webhook_hints_outside_window",
+                                            "Webhook hints for records created before the "
+                                            "backfill window (not routed)", ["crm"],
+                                            registry=r)
         self.owners_written = Counter("leadrouter_owners_written", "Owner writes done in the "
                                       "CRM", ["crm"], registry=r)
         self.tasks_created = Counter("leadrouter_tasks_created", "Follow-up tasks created",
@@ -138,11 +150,18 @@ class Metrics:
     def ingest(self, result: IngestResult) -> None:
         self.leads_seen.labels(self.crm).inc(result.new)
         self.leads_skipped.labels(self.crm).inc(result.skipped)
+        self.leads_set_aside.labels(self.crm).inc(result.set_aside)
+        self.leads_reevaluated.labels(self.crm).inc(result.reevaluated)
+        self.hints_outside_window.labels(self.crm).inc(result.outside_window)
 
     def routing(self, result: RouteResult) -> None:
         self.leads_routed.labels(self.crm).inc(result.routed)
         self.leads_held.labels(self.crm).inc(result.held)
         self.leads_unroutable.labels(self.crm).inc(result.unroutable)
+        self.leads_set_aside.labels(self.crm).inc(result.set_aside)
+
+    def retried(self, count: int) -> None:
+        self.leads_retried.labels(self.crm).inc(count)
 
     def apply(self, result: ApplyResult) -> None:
         self.owners_written.labels(self.crm).inc(result.owners_written)

@@ -30,10 +30,12 @@ from state import Store, StoreUnavailable
 
 MAX_SKEW_MS = 5 * 60 * 1000
 LOCK_RETRY = 0.002  # seconds between tries while the worker holds the write lock
-# Events that can bring a new lead: a created contact. Property changes (owner, lead status)
-# are acknowledged and dropped: the SLA scan reads the owner from the CRM anyway, and a
-# person re-owning a contact is detected there ("overridden").
+# Events that can bring a new lead: a created contact, and a change of a property that
+# decides eligibility (the owner, a configured filter such as `lifecyclestage`), which can
+# make a skipped contact a lead. Other property changes (lead status...) are acknowledged
+# and dropped: the SLA scan reads them from the CRM anyway.
 HUBSPOT_TRIGGERS = frozenset({"contact.creation"})
+HUBSPOT_PROPERTY_CHANGE = "contact.propertyChange"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 # Both CRMs send at most 100 events / notifications per request (HubSpot's webhook batches,
@@ -114,8 +116,11 @@ def _ms_to_datetime(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
-def parse_hubspot(body: bytes) -> tuple[list[InboxEvent], int]:
-    """(events worth storing, events ignored); WebhookRejected(400) on a malformed body."""
+def parse_hubspot(body: bytes, watched: frozenset[str] = frozenset()
+                  ) -> tuple[list[InboxEvent], int]:
+    """(events worth storing, events ignored); WebhookRejected(400) on a malformed body.
+
+    `watched`: properties whose change is a hint too (they decide eligibility)."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError and too many digits included
@@ -143,7 +148,8 @@ def parse_hubspot(body: bytes) -> tuple[list[InboxEvent], int]:
                                   "subscriptionType and occurredAt (epoch ms)")
         prop = item.get("propertyName")
         prop_name = prop if isinstance(prop, str) else ""
-        if kind not in HUBSPOT_TRIGGERS:
+        if kind not in HUBSPOT_TRIGGERS and not (kind == HUBSPOT_PROPERTY_CHANGE
+                                                 and prop_name in watched):
             ignored += 1
             continue
         # eventId is not guaranteed unique: the key is what the event says happened

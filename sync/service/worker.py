@@ -218,7 +218,8 @@ class Worker:
     def _log(self, jobs: set[Job], t: RunTally, outcome: str, started: float) -> None:
         busy = (t.ingest.new or t.routing.routed or t.routing.held or t.routing.unroutable
                 or t.apply.owners_written or t.apply.tasks_created or t.sla.contacted
-                or t.sla.breached or t.released or t.ingest.from_webhooks)
+                or t.sla.breached or t.released or t.ingest.from_webhooks or t.retried
+                or t.ingest.set_aside or t.routing.set_aside)
         if not busy and outcome == "ok":
             return
         log.info("job.done", job=",".join(sorted(jobs)), outcome=outcome, crm=self.ctx.crm,
@@ -258,7 +259,9 @@ class Worker:
         tally.released += release_held(self.ctx)
         changed, self._roster_changed = self._roster_changed, False
         try:
-            tally.retried += retry_unroutable(self.ctx, roster_changed=changed)
+            retried = retry_unroutable(self.ctx, roster_changed=changed)
+            tally.retried += retried
+            self.metrics.retried(retried)
         except BaseException:
             self._roster_changed = self._roster_changed or changed
             raise

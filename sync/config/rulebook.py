@@ -32,6 +32,7 @@ from routing.models import (
 )
 from sync.config.reader import Section, format_duration, shown
 from sync.geo import locate_zip
+from sync.vocabulary import MAX_VALUE_LENGTH, OTHER
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -328,11 +329,26 @@ def _conditions(rule: Section, fields: Mapping[str, str]) -> tuple[Condition, ..
             when.error(attribute, f'"{attribute}" is not a lead attribute named in [fields]')
             continue
         condition = _condition(attribute, value)
+        if not isinstance(condition, str):
+            condition = _storable(condition)
         if isinstance(condition, str):
             when.error(attribute, condition)
         else:
             conditions.append(condition)
     return tuple(conditions)
+
+
+def _storable(condition: Condition) -> Condition | str:
+    """A value the store can keep: the store reduces a lead's values to those rules list
+    (sync/vocabulary.py), keeping at most MAX_VALUE_LENGTH characters, and writes OTHER for
+    the rest, so a longer value, or OTHER itself, could never match as written."""
+    for value in condition.values:
+        if len(value) > MAX_VALUE_LENGTH:
+            return f"a value longer than {MAX_VALUE_LENGTH} characters can never match"
+        if value == OTHER:
+            return f'"{OTHER}" is what leadrouter stores for values no rule lists; it cannot ' \
+                   "be a condition value"
+    return condition
 
 
 def _condition(attribute: str, value: Any) -> Condition | str:

@@ -220,3 +220,19 @@ def test_number_and_integer_have_an_upper_bound_by_default() -> None:
     assert s.integer("n", 1) == 1
     assert s.duration("d", "1d") == timedelta(days=1)
     assert [p.path for p in problems.items] == ["t.x", "t.n", "t.d"]
+
+
+@pytest.mark.parametrize(("value", "pattern"), [
+    (f'"{"x" * 129}"', r"longer than 128 characters can never match"),
+    ('["spanish", "(other)"]', r'"\(other\)" is what leadrouter stores'),
+], ids=["too-long", "the-other-marker"])
+def test_a_condition_value_the_store_could_never_hold_is_refused(
+        value: str, pattern: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the store keeps a lead's value only as a listed value, or as "(other)"
+    text = broken('when = { language = "spanish" }', f"when = {{ language = {value} }}")
+    result = check(text, tmp_path, capsys)
+    assert result.code == 2 and "Traceback" not in result.stderr
+    line = next(n for n, text_line in enumerate(text.splitlines(), 1)
+                if text_line.startswith("when = { language"))
+    assert re.search(r"rules\[0\]\.when\.language: .*" + pattern + rf".*\(line {line}\)",
+                     result.stdout + result.stderr)

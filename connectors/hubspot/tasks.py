@@ -15,24 +15,13 @@ from typing import Any
 from connectors.base import TaskRequest
 from connectors.hubspot.transport import HubSpotTransport
 from connectors.hubspot.values import iso
+from connectors.markers import marker, marker_in
 from connectors.paging import chunked
 
 BATCH = 100  # inputs per batch read / batch create
 TASK_TO_CONTACT = 204
 OWNER = "hubspot_owner_id"
-MARKER_PREFIX = "leadrouter-ref:"
 
-
-def marker(key: str) -> str:
-    return f"{MARKER_PREFIX}{key}"
-
-
-def marker_in(text: str) -> str:
-    """The marker token inside a task body ('' when there is none)."""
-    start = text.find(MARKER_PREFIX)
-    if start < 0:
-        return ""
-    return text[start:].split()[0]
 
 
 def task_input(task: TaskRequest) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from connectors.base import (
     TaskResult,
     WriteOutcome,
 )
+from connectors.markers import marker, marker_in
 from connectors.paging import chunked
 from connectors.salesforce.errors import save_error
 from connectors.salesforce.query import query_by_ids
@@ -25,23 +26,11 @@ from connectors.salesforce.transport import SalesforceTransport
 COLLECTION = 200  # records per sObject Collections request
 COLLECTIONS = "composite/sobjects"
 NO_AUTO_ASSIGN = {"Sforce-Auto-Assign": "FALSE"}
-MARKER_PREFIX = "leadrouter-ref:"
 PRIORITY = {"HIGH": "High", "MEDIUM": "Normal", "LOW": "Low"}
 TASK_TYPE = {"CALL": "Call", "EMAIL": "Email", "MEETING": "Meeting"}
 QUEUE_PREFIX = "00G"
 GONE = frozenset({"ENTITY_IS_DELETED", "NOT_FOUND"})
 
-
-def marker(key: str) -> str:
-    return f"{MARKER_PREFIX}{key}"
-
-
-def marker_in(text: str) -> str:
-    """The marker token inside a task description ('' when there is none)."""
-    start = text.find(MARKER_PREFIX)
-    if start < 0:
-        return ""
-    return text[start:].split()[0]
 
 
 def current_owners(transport: SalesforceTransport, sobject: str, ids: Sequence[str]

@@ -41,22 +41,6 @@ def compile_condition(c: Condition) -> CompiledCondition:
     return CompiledCondition(c.attribute, c.op, values, frozenset(values))
 
 
-def matches(c: CompiledCondition, attrs: Mapping[str, str]) -> bool:
-    value = attrs.get(c.attribute)
-    op = c.op
-    if op is Op.ABSENT:
-        return value is None
-    if value is None:
-        return False
-    if op is Op.IN:
-        return value in c.value_set
-    if op is Op.NOT_IN:
-        return value not in c.value_set
-    if op is Op.PREFIX:
-        return value.startswith(c.values)
-    return True  # PRESENT
-
-
 _IN, _NOT_IN, _PREFIX, _ABSENT = Op.IN, Op.NOT_IN, Op.PREFIX, Op.ABSENT
 
 
@@ -64,7 +48,10 @@ def first_failure(
     conditions: tuple[CompiledCondition, ...], attrs: Mapping[str, str]
 ) -> CompiledCondition | None:
     """The first condition the lead fails (all must hold), or None when the rule matches.
-    Same semantics as `matches`, inlined: this is the hot path."""
+
+    `ABSENT` holds only for a missing value; `PRESENT` for any value; `IN` / `NOT_IN` compare
+    the normalised value with the listed ones; `PREFIX` with their starts. This is the hot
+    path: the comparisons are inlined."""
     for c in conditions:
         value = attrs.get(c.attribute)
         op = c.op

@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 
 from connectors.base import AuthError, CrmError
 from sync.apply import ApplyResult, apply_pending
-from sync.assign import RouteResult, release_held, retry_unroutable, route_waiting
 from sync.context import Context
 from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
 from sync.logs import get_logger
-from sync.sla import SlaResult, detect_attempts, escalate_breached
+from sync.route import RouteResult, release_held, retry_unroutable, route_waiting
+from sync.sla_scan import SlaResult, detect_attempts, escalate_breached
 
 log = get_logger("leadrouter.cycle")
 T = TypeVar("T")

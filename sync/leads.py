@@ -9,8 +9,8 @@ from types import MappingProxyType
 
 from routing.models import Lead
 from sync.config import Config
-from sync.geo import locate_zip
 from sync.vocabulary import Vocabulary, build_vocabulary
+from sync.zip_lookup import locate_zip
 
 _VOCABULARIES: dict[int, Vocabulary] = {}
 

@@ -31,8 +31,8 @@ from routing.models import (
     WorkingHours,
 )
 from sync.config.reader import Section, format_duration, shown
-from sync.geo import locate_zip
 from sync.vocabulary import MAX_VALUE_LENGTH, OTHER
+from sync.zip_lookup import locate_zip
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")

@@ -13,9 +13,9 @@ from prometheus_client.registry import Collector
 
 from state import Store
 from sync.apply import ApplyResult
-from sync.assign import RouteResult
 from sync.ingest import IngestResult
-from sync.sla import SlaResult
+from sync.route import RouteResult
+from sync.sla_scan import SlaResult
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # lead created -> owner written: seconds, from "instantly" to "the next morning"

@@ -13,7 +13,7 @@ from sandbox.hubspot import HubSpotSandbox
 from state import LeadStatus
 from sync.context import Context
 from sync.cycle import run_cycle
-from sync.sla import detect_attempts
+from sync.sla_scan import detect_attempts
 from tests.pipeline.conftest import (
     COORDINATORS,
     RULE_POOLS,

@@ -18,9 +18,9 @@ from state import (
     outbox_key,
 )
 from sync.apply import mark_overridden
-from sync.assign import lead_for, record_assignment, set_aside
 from sync.context import Context
 from sync.logs import get_logger
+from sync.route import lead_for, record_assignment, set_aside
 
 log = get_logger("leadrouter.sla")
 BATCH = 100

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -15,6 +18,30 @@ from connectors.base import RetriableError
 
 T = TypeVar("T")
 log = structlog.get_logger("leadrouter.crm")
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """`Retry-After` as seconds (a delay or an HTTP date); None when absent or unreadable.
+
+    Every connector reads it through this one function; the retry layer below honours it.
+    """
+    if headers is None:
+        return None
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if not value:
+        return None
+    text = str(value).strip()
+    if len(text) > 40:  # longer than any delay or HTTP date: unreadable
+        return None
+    try:
+        seconds = float(text)
+        return max(0.0, seconds) if not math.isnan(seconds) else None
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(text) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 class _WaitHonouringRetryAfter:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from connectors.base import AuthError, CrmError, FatalError, RetriableError
+from connectors.retry import retry_after_seconds
 
 # status -> kind. 401: the token is bad or revoked; 403: missing scopes — both need a person.
 # 429 and 5xx are transient; every other 4xx means the request itself is wrong.
@@ -29,25 +29,6 @@ def kind_for(status: int) -> type[CrmError]:
     if status in ERROR_KINDS:
         return ERROR_KINDS[status]
     return RetriableError if status >= 500 else FatalError
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """`Retry-After` as seconds (delta or HTTP date); None when absent or unreadable."""
-    if headers is None:
-        return None
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        from datetime import UTC, datetime
-
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def classify(endpoint: str, status: int, headers: Any = None, body: Any = None) -> CrmError:

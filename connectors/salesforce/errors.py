@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from connectors.base import AuthError, CrmError, FatalError, RetriableError
+from connectors.retry import retry_after_seconds
 
 
 class BudgetError(AuthError):
@@ -47,15 +48,6 @@ CODE_KINDS: dict[str, type[CrmError]] = {
     "QUERY_TIMEOUT": RetriableError,
     "INVALID_QUERY_LOCATOR": FatalError,
 }
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """`Retry-After` in seconds when a gateway sent one (the REST API itself does not)."""
-    value = headers.get("Retry-After") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 def kind_for(status: int, code: str = "", message: str = "") -> type[CrmError]:

@@ -24,6 +24,7 @@ from connectors.hubspot.search import CreatedDatePager
 from connectors.hubspot.tasks import existing_tasks, marker, marker_in, task_input
 from connectors.hubspot.transport import HubSpotTransport
 from connectors.hubspot.values import parse_time, to_ms
+from connectors.owner_writes import compare_before_write
 from connectors.paging import AfterPager, chunked, cursor_ceiling
 from connectors.settings import HubSpotConfig
 
@@ -132,21 +133,10 @@ class HubSpotConnector:
 
     # --- writing --------------------------------------------------------------------------
     def write_owners(self, writes: Sequence[OwnerWrite]) -> Sequence[OwnerWriteResult]:
-        current = self._read([w.crm_id for w in writes], [OWNER])
-        results: list[OwnerWriteResult] = []
-        to_write: list[OwnerWrite] = []
-        for write in writes:
-            record = current.get(write.crm_id)
-            if record is None:
-                results.append(OwnerWriteResult(write.crm_id, WriteOutcome.MISSING))
-                continue
-            now_owner = (record.get("properties") or {}).get(OWNER) or None
-            if now_owner == write.owner_id and not write.properties:
-                results.append(OwnerWriteResult(write.crm_id, WriteOutcome.ALREADY, now_owner))
-            elif now_owner == write.owner_id or now_owner in write.replaceable:
-                to_write.append(write)
-            else:
-                results.append(OwnerWriteResult(write.crm_id, WriteOutcome.OVERRIDDEN, now_owner))
+        records = self._read([w.crm_id for w in writes], [OWNER])
+        current = {crm_id: (record.get("properties") or {}).get(OWNER) or None
+                   for crm_id, record in records.items()}
+        to_write, results = compare_before_write(writes, current)
         for chunk in chunked(to_write, BATCH):
             body = {"inputs": [{"id": w.crm_id,
                                 "properties": {OWNER: w.owner_id, **w.properties}}

@@ -18,6 +18,7 @@ from connectors.base import (
     WriteOutcome,
 )
 from connectors.markers import marker, marker_in
+from connectors.owner_writes import compare_before_write
 from connectors.paging import chunked
 from connectors.salesforce.errors import save_error
 from connectors.salesforce.query import query_by_ids
@@ -45,22 +46,10 @@ def write_owners(transport: SalesforceTransport, sobject: str,
                  writes: Sequence[OwnerWrite]) -> list[OwnerWriteResult]:
     """Compare with the owner now (a batched SOQL read), then write what is still ours."""
     current = current_owners(transport, sobject, [w.crm_id for w in writes])
-    results: list[OwnerWriteResult] = []
-    to_write: list[OwnerWrite] = []
-    for write in writes:
-        if write.crm_id not in current:
-            results.append(OwnerWriteResult(write.crm_id, WriteOutcome.MISSING))
-            continue
-        now_owner = current[write.crm_id]
-        # a queue owner is Salesforce's "unowned" (HubSpot's empty owner): replaceable as None
-        as_seen = None if now_owner and now_owner.startswith(QUEUE_PREFIX) else now_owner
-        if now_owner == write.owner_id and not write.properties:
-            results.append(OwnerWriteResult(write.crm_id, WriteOutcome.ALREADY, now_owner))
-        elif now_owner == write.owner_id or as_seen in write.replaceable or \
-                now_owner in write.replaceable:
-            to_write.append(write)
-        else:
-            results.append(OwnerWriteResult(write.crm_id, WriteOutcome.OVERRIDDEN, now_owner))
+    # a queue owner is Salesforce's "unowned" (HubSpot's empty owner): replaceable as None
+    to_write, results = compare_before_write(
+        writes, current,
+        unowned_form=lambda owner: None if owner and owner.startswith(QUEUE_PREFIX) else owner)
     for chunk in chunked(to_write, COLLECTION):
         body = {"allOrNone": False, "records": [
             {"attributes": {"type": sobject}, "id": w.crm_id, **w.properties,

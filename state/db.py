@@ -1,5 +1,6 @@
 """Opening the store: engine creation for SQLite (WAL, busy timeout, BEGIN IMMEDIATE) or
-PostgreSQL (psycopg 3), schema migration, health check. Nothing happens at import time."""
+PostgreSQL (psycopg 3), schema migration (Alembic, see state/migrations.py), health check.
+Nothing happens at import time."""
 
 from __future__ import annotations
 

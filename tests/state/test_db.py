@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, create_engine, text, update
+from sqlalchemy import create_engine, text, update
 
 from state import SCHEMA_VERSION, Store, StoreError, StoreUnavailable, open_store
 from state import migrations as mig
 from state.tables import SchemaMetaRow
 from tests.conftest import PgServer
+from tests.state.revisions import probe_revisions, write_revision
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 META = SchemaMetaRow.__table__  # type: ignore[attr-defined]
@@ -137,48 +138,47 @@ def test_newer_schema_is_refused(store_url: str) -> None:
         open_store(store_url, migrate_schema=False)
 
 
-def test_older_schema_is_migrated_in_order(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_older_schema_is_migrated_in_order(store_url: str, tmp_path: Path) -> None:
+    """Revisions past the packaged head (written into a temporary version folder) run in
+    order, once; the version is recorded in alembic_version and mirrored in schema_meta."""
     store = open_store(store_url)
     store.close()
-    ran: list[int] = []
-
-    def step(version: int) -> object:
-        def run(conn: Connection) -> None:
-            ran.append(version)
-            conn.execute(text(f"CREATE TABLE probe_v{version} (id INTEGER PRIMARY KEY)"))
-
-        return run
-
-    monkeypatch.setitem(mig.MIGRATIONS, SCHEMA_VERSION + 1, step(SCHEMA_VERSION + 1))
-    monkeypatch.setitem(mig.MIGRATIONS, SCHEMA_VERSION + 2, step(SCHEMA_VERSION + 2))
+    config = probe_revisions(tmp_path / "versions", SCHEMA_VERSION + 1, SCHEMA_VERSION + 2)
     engine = open_store(store_url, migrate_schema=False).engine
     try:
-        assert mig.migrate(engine, target=SCHEMA_VERSION + 2) == SCHEMA_VERSION
-        assert ran == [SCHEMA_VERSION + 1, SCHEMA_VERSION + 2]
+        assert mig.migrate(engine, config=config) == SCHEMA_VERSION
         with engine.connect() as conn:
+            ran = conn.execute(text("SELECT version FROM probe_runs ORDER BY id")).scalars()
+            assert list(ran) == [SCHEMA_VERSION + 1, SCHEMA_VERSION + 2]
             assert mig.read_version(conn) == SCHEMA_VERSION + 2
+            assert mig.read_revision(conn) == f"{SCHEMA_VERSION + 2:04d}"
             conn.execute(text(f"SELECT count(*) FROM probe_v{SCHEMA_VERSION + 2}"))
             conn.rollback()
-        assert mig.migrate(engine, target=SCHEMA_VERSION + 2) == SCHEMA_VERSION + 2
-        assert len(ran) == 2
+        assert mig.migrate(engine, config=config) == SCHEMA_VERSION + 2
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM probe_runs")).scalar() == 2
+            conn.rollback()
     finally:
         engine.dispose()
 
 
-def test_failed_migration_changes_nothing(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_migration_changes_nothing(store_url: str, tmp_path: Path) -> None:
     open_store(store_url).close()
-
-    def broken(conn: Connection) -> None:
-        conn.execute(text("CREATE TABLE half_done (id INTEGER PRIMARY KEY)"))
+    write_revision(
+        tmp_path / "versions",
+        SCHEMA_VERSION + 1,
+        """
+        op.create_table("half_done", sa.Column("id", sa.Integer, primary_key=True))
         raise RuntimeError("migration bug")
-
-    monkeypatch.setitem(mig.MIGRATIONS, SCHEMA_VERSION + 1, broken)
+        """,
+    )
     store = open_store(store_url, migrate_schema=False)
     try:
         with pytest.raises(RuntimeError):
-            mig.migrate(store.engine, target=SCHEMA_VERSION + 1)
+            mig.migrate(store.engine, config=mig.alembic_config(tmp_path / "versions"))
         with store.engine.connect() as conn:
             assert mig.read_version(conn) == SCHEMA_VERSION
+            assert mig.read_revision(conn) == mig.HEAD_REVISION
             from sqlalchemy import inspect
 
             assert not inspect(conn).has_table("half_done")

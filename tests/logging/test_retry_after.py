@@ -9,8 +9,6 @@ import pytest
 
 from connectors.retry import retry_after_seconds
 
-IN_A_MINUTE = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
-
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("5", 5.0),
@@ -30,5 +28,6 @@ def test_retry_after_is_seconds_or_none(value: str | None, expected: float | Non
 
 
 def test_retry_after_as_an_http_date_counts_from_now() -> None:
-    seconds = retry_after_seconds({"retry-after": IN_A_MINUTE})
+    in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    seconds = retry_after_seconds({"retry-after": in_a_minute})
     assert seconds is not None and 55 <= seconds <= 60

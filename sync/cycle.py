@@ -18,6 +18,7 @@ from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
 from sync.logs import get_logger
 from sync.route import RouteResult, release_held, retry_unroutable, route_waiting
 from sync.sla_scan import SlaResult, detect_attempts, escalate_breached
+from sync.tally import add_up
 
 log = get_logger("leadrouter.cycle")
 T = TypeVar("T")
@@ -69,10 +70,7 @@ def run_cycle(ctx: Context) -> CycleResult:
     started = time.monotonic()
     result = CycleResult()
     result.ingest = _step(result, "poll", lambda: poll(ctx), IngestResult())
-    hinted = _step(result, "inbox", lambda: drain_inbox(ctx), IngestResult())
-    result.ingest.new += hinted.new
-    result.ingest.from_webhooks = hinted.from_webhooks
-    result.ingest.set_aside += hinted.set_aside
+    add_up(result.ingest, _step(result, "inbox", lambda: drain_inbox(ctx), IngestResult()))
     _step(result, "purge", lambda: purge_inbox(ctx), 0, uses_crm=False)
     result.released = _step(result, "release", lambda: release_held(ctx), 0, uses_crm=False)
     # a cycle is a fresh start: the roster may have changed since the last one
@@ -92,19 +90,10 @@ def run_cycle(ctx: Context) -> CycleResult:
                       0, uses_crm=False)
         if again:
             result.retried += again
-            routed = _step(result, "route", lambda: route_waiting(ctx), RouteResult(),
-                           uses_crm=False)
-            result.routing.routed += routed.routed
-            result.routing.held += routed.held
-            result.routing.unroutable += routed.unroutable
-            result.routing.set_aside += routed.set_aside
+            add_up(result.routing, _step(result, "route", lambda: route_waiting(ctx),
+                                         RouteResult(), uses_crm=False))
     if breaches.breached or result.retried:
-        more = _step(result, "apply", lambda: apply_pending(ctx), ApplyResult())
-        result.apply.owners_written += more.owners_written
-        result.apply.tasks_created += more.tasks_created
-        result.apply.overridden += more.overridden
-        result.apply.failed += more.failed
-        result.apply.owner_latencies += more.owner_latencies
+        add_up(result.apply, _step(result, "apply", lambda: apply_pending(ctx), ApplyResult()))
     log.info("cycle.done", crm=ctx.crm, duration_ms=round((time.monotonic() - started) * 1000),
              routed=result.routing.routed, held=result.routing.held,
              unroutable=result.routing.unroutable, written=result.apply.owners_written,

@@ -24,6 +24,7 @@ from sync.logs import get_logger
 from sync.route import RouteResult, release_held, retry_unroutable, route_waiting
 from sync.service.metrics import Metrics
 from sync.sla_scan import SlaResult, detect_attempts, escalate_breached
+from sync.tally import add_up
 
 log = get_logger("leadrouter.worker")
 INBOX_LIMIT = 500
@@ -233,8 +234,7 @@ class Worker:
     # -- phases ---------------------------------------------------------------------------
     def _poll(self, tally: RunTally) -> None:
         result = poll(self.ctx)
-        tally.ingest.new += result.new
-        tally.ingest.skipped += result.skipped
+        add_up(tally.ingest, result)
         self.metrics.ingest(result)
         with self.state.lock:
             self.state.last_poll = self.ctx.clock()
@@ -243,9 +243,7 @@ class Worker:
 
     def _inbox(self, tally: RunTally) -> None:
         result = drain_inbox(self.ctx, limit=INBOX_LIMIT)
-        tally.ingest.new += result.new
-        tally.ingest.skipped += result.skipped
-        tally.ingest.from_webhooks += result.from_webhooks
+        add_up(tally.ingest, result)
         self.metrics.ingest(result)
         if result.from_webhooks >= INBOX_LIMIT:
             self.request(Job.INBOX)  # more waiting: take them in the next run
@@ -257,14 +255,12 @@ class Worker:
         """Held leads whose shift began; unroutable leads tried again (all of them when the
         roster changed since the last try, else those tried an escalation interval ago)."""
         tally.released += release_held(self.ctx)
-        changed, self._roster_changed = self._roster_changed, False
-        try:
-            retried = retry_unroutable(self.ctx, roster_changed=changed)
-            tally.retried += retried
-            self.metrics.retried(retried)
-        except BaseException:
-            self._roster_changed = self._roster_changed or changed
-            raise
+        # cleared only once the retry went through (a failed one is repeated next time);
+        # roster_changed() is called from this same thread, so nothing is lost in between
+        retried = retry_unroutable(self.ctx, roster_changed=self._roster_changed)
+        self._roster_changed = False
+        tally.retried += retried
+        self.metrics.retried(retried)
 
     def roster_changed(self) -> None:
         """Capacity freed, someone came back, the config changed: retry unroutable leads."""
@@ -283,7 +279,7 @@ class Worker:
             if self._stop.is_set():
                 return
             result = apply_pending(self.ctx, rounds=1)
-            _add_apply(tally.apply, result)
+            add_up(tally.apply, result)
             self.metrics.apply(result)
             if not (result.owners_written or result.tasks_created or result.overridden
                     or result.failed or result.deferred):
@@ -291,27 +287,17 @@ class Worker:
 
     def _attempts(self, tally: RunTally) -> None:
         result = detect_attempts(self.ctx)
-        tally.sla.contacted += result.contacted
+        add_up(tally.sla, result)
         self.metrics.sla(result)
         if result.contacted or result.overridden:
             self.roster_changed()  # capacity freed
 
     def _escalate(self, tally: RunTally) -> None:
         result = escalate_breached(self.ctx)
-        tally.sla.breached += result.breached
-        tally.sla.reassigned += result.reassigned
-        tally.sla.escalated += result.escalated
+        add_up(tally.sla, result)
         self.metrics.sla(result)
         if result.breached:
             self.roster_changed()  # a lead moved to another owner
         if result.breached and not self._stop.is_set():
             self._apply(tally)
 
-
-def _add_apply(total: ApplyResult, more: ApplyResult) -> None:
-    total.owners_written += more.owners_written
-    total.tasks_created += more.tasks_created
-    total.overridden += more.overridden
-    total.failed += more.failed
-    total.deferred += more.deferred
-    total.owner_latencies += more.owner_latencies

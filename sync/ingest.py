@@ -148,10 +148,9 @@ def drain_inbox(ctx: Context, *, limit: int = 500) -> IngestResult:
     now = ctx.clock()
     with ctx.store.unit_of_work(read_only=True) as uow:
         events = [(row.id, row.crm_id) for row in uow.inbox.unprocessed(limit, source=ctx.crm)]
-    if events:
         ids = sorted({crm_id for _, crm_id in events})
-        with ctx.store.unit_of_work(read_only=True) as uow:
-            known = uow.leads.statuses(ctx.crm, ids)
+        known = uow.leads.statuses(ctx.crm, ids) if ids else {}
+    if events:
         # a lead already on its way needs no CRM call: a replayed or forged hint costs nothing
         ids = [i for i in ids if known.get(i, LeadStatus.SEEN.value) in _WORTH_A_LOOK]
         start = window_start(ctx, now)

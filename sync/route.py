@@ -7,7 +7,7 @@ crash leaves either all of them or none (exactly-once effects, at-least-once exe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 from routing import apply_decision, route
@@ -28,7 +28,6 @@ from sync.logs import get_logger
 
 log = get_logger("leadrouter.route")
 BATCH = 200
-_EPSILON = timedelta(seconds=1)  # "every unroutable lead": rows changed up to now
 
 
 @dataclass
@@ -144,12 +143,13 @@ def retry_unroutable(ctx: Context, *, roster_changed: bool = False) -> int:
     changed (a lead was contacted or handed on, someone came back, the service started),
     else those last tried at least an `escalation_interval` ago (a shift may have begun)."""
     now = ctx.clock()
+    # a retried lead leaves `unroutable`, so each batch takes new rows until none are left
     before = None if roster_changed else now - ctx.config.service.escalation_interval
     retried = 0
     while True:
         with ctx.store.unit_of_work() as uow:
             rows = uow.leads.by_status(LeadStatus.UNROUTABLE, limit=BATCH,
-                                       updated_before=before or now + _EPSILON, lock=True)
+                                       updated_before=before, lock=True)
             for row in rows:
                 uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.SEEN, now=now)
                 uow.audit.add(ctx.crm, row.crm_id, AuditKind.RETRY, now,

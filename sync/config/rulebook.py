@@ -15,12 +15,10 @@ import holidays as holidays_lib
 
 from routing.models import (
     AfterHours,
-    Condition,
     Coordinator,
     DateRange,
     Facility,
     OnCallRotation,
-    Op,
     Pool,
     Rule,
     Rulebook,
@@ -30,8 +28,8 @@ from routing.models import (
     TaskTemplate,
     WorkingHours,
 )
+from sync.config.conditions import build_conditions
 from sync.config.reader import Section, format_duration, shown
-from sync.vocabulary import MAX_VALUE_LENGTH, OTHER
 from sync.zip_lookup import locate_zip
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -292,7 +290,7 @@ def build_rules(root: Section, fields: Mapping[str, str],
         if name in names:
             section.error("name", f'"{name}" is used by another rule')
         names.add(name)
-        conditions = _conditions(section, fields)
+        conditions = build_conditions(section, fields)
         pool = _pool(section, coordinators, teams, facilities)
         strategy = Strategy(section.text("strategy", "round_robin",
                                         choices=tuple(s.value for s in Strategy)))
@@ -316,62 +314,6 @@ def build_rules(root: Section, fields: Mapping[str, str],
     if not rules:
         root.error("rules", "at least one [[rules]] table is required")
     return tuple(rules)
-
-
-def _conditions(rule: Section, fields: Mapping[str, str]) -> tuple[Condition, ...]:
-    when = rule.table("when")
-    if when is None:
-        return ()
-    conditions: list[Condition] = []
-    for attribute in list(when.data):
-        value = when.raw(attribute)
-        if attribute not in fields:
-            when.error(attribute, f'"{attribute}" is not a lead attribute named in [fields]')
-            continue
-        condition = _condition(attribute, value)
-        if not isinstance(condition, str):
-            condition = _storable(condition)
-        if isinstance(condition, str):
-            when.error(attribute, condition)
-        else:
-            conditions.append(condition)
-    return tuple(conditions)
-
-
-def _storable(condition: Condition) -> Condition | str:
-    """A value the store can keep: the store reduces a lead's values to those rules list
-    (sync/vocabulary.py), keeping at most MAX_VALUE_LENGTH characters, and writes OTHER for
-    the rest, so a longer value, or OTHER itself, could never match as written."""
-    for value in condition.values:
-        if len(value) > MAX_VALUE_LENGTH:
-            return f"a value longer than {MAX_VALUE_LENGTH} characters can never match"
-        if value == OTHER:
-            return f'"{OTHER}" is what leadrouter stores for values no rule lists; it cannot ' \
-                   "be a condition value"
-    return condition
-
-
-def _condition(attribute: str, value: Any) -> Condition | str:
-    def norm(items: list[Any] | str) -> tuple[str, ...] | None:
-        items = [items] if isinstance(items, str) else items
-        if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
-            return None
-        return tuple(str(i).strip().lower() for i in items)
-
-    if isinstance(value, str | list):
-        values = norm(value)
-        return Condition(attribute, Op.IN, values) if values else "must be a value or a list"
-    if isinstance(value, dict) and len(value) == 1:
-        (op, argument), = value.items()
-        if op in ("in", "not_in", "prefix"):
-            values = norm(argument)
-            if not values:
-                return f"`{op}` needs a value or a list of values"
-            return Condition(attribute, Op(op), values)
-        if op == "present" and isinstance(argument, bool):
-            return Condition(attribute, Op.PRESENT if argument else Op.ABSENT)
-    return ('must be a value, a list, or one of { in = [...] }, { not_in = [...] }, '
-            '{ prefix = [...] }, { present = true|false }')
 
 
 def _pool(rule: Section, coordinators: Mapping[str, Coordinator], teams: set[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,3 +38,24 @@ def sqlite_store(sqlite_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+def open_concurrently(url: str, openers: int = 4) -> list[BaseException]:
+    """`open_store(url)` from `openers` threads released together (concurrent first starts);
+    the errors they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(openers)
+
+    def opener() -> None:
+        barrier.wait()
+        try:
+            open_store(url).close()
+        except BaseException as exc:  # collected for the caller to assert on
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(openers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return errors

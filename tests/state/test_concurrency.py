@@ -16,6 +16,7 @@ from sqlalchemy import text
 from routing.models import PointerUpdate
 from state import Store, StoreUnavailable, open_store
 from state import migrations as mig
+from tests.state.conftest import open_concurrently
 
 INCREMENTS = 40
 
@@ -119,22 +120,7 @@ def test_concurrent_duplicate_inbox_and_outbox_inserts(store: Store) -> None:
 
 
 def test_concurrent_first_open_migrates_once(store_url: str) -> None:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def opener() -> None:
-        barrier.wait()
-        try:
-            open_store(store_url).close()
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=opener) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    assert open_concurrently(store_url) == []
     store = open_store(store_url)
     try:
         with store.engine.connect() as conn:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from state.tables import STATE_TABLES, SchemaMetaRow
 from sync.cycle import run_cycle
 from tests.conftest import PgServer
 from tests.pipeline.conftest import hubspot_context, lead_rows, seed
+from tests.state.conftest import open_concurrently
 from tests.state.revisions import probe_revisions
 
 FIXTURE = Path(__file__).parent / "data" / "v1_state.sqlite3"
@@ -197,22 +197,7 @@ def test_previous_release_is_refused_by_a_non_migrating_open_until_migrated(
 
 def test_concurrent_first_opens_of_a_previous_release_stamp_once(previous_url: str) -> None:
     before = snapshot(previous_url)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def opener() -> None:
-        barrier.wait()
-        try:
-            open_store(previous_url).close()
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=opener) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    assert open_concurrently(previous_url) == []
     assert alembic_rows(previous_url) == [mig.HEAD_REVISION]
     assert snapshot(previous_url) == before
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
+from connectors.plugin import ConnectorPlugin
+
 GROUP = "leadrouter.connectors"
 
 
@@ -13,13 +15,18 @@ def available() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=GROUP))
 
 
-def connector_factory(kind: str) -> Callable[..., Any]:
-    """The factory registered for `kind`; LookupError naming what exists otherwise."""
+def plugin(kind: str) -> ConnectorPlugin:
+    """The plugin registered for `kind`; LookupError naming what exists otherwise."""
     matches = [ep for ep in entry_points(group=GROUP) if ep.name == kind]
     if not matches:
         names = ", ".join(available()) or "none"
         raise LookupError(f'no connector named "{kind}" is installed (available: {names})')
-    factory = matches[0].load()
-    if not callable(factory):
-        raise TypeError(f'entry point "{kind}" in {GROUP} is not a connector factory')
-    return factory
+    found = matches[0].load()
+    if not isinstance(found, ConnectorPlugin):
+        raise TypeError(f'entry point "{kind}" in {GROUP} is not a ConnectorPlugin')
+    return found
+
+
+def connector_factory(kind: str) -> Callable[..., Any]:
+    """The factory of the plugin registered for `kind` (see `plugin`)."""
+    return plugin(kind).create

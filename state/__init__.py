@@ -10,17 +10,19 @@ cursors, outbox and inbox, on SQLite (WAL) or PostgreSQL.
 from state.db import Store, open_store
 from state.errors import StoreError, StoreUnavailable
 from state.migrations import SCHEMA_VERSION
+from state.outbox_payloads import OutboxItem, OwnerWritePayload, TaskPayload, outbox_key
+from state.records import AuditEntry, InboxHint, LeadEventRecord, LeadRecord
 from state.repos.audit import steps_detail
-from state.repos.outbox import outbox_key
 from state.tables import (
+    DEFAULT_PORTAL,
     OPEN_STATUSES,
     SLA_RUNNING_STATUSES,
     TERMINAL_STATUSES,
     AuditKind,
     AuditRow,
-    Crm,
     CursorRow,
     InboxRow,
+    LeadEventRow,
     LeadRow,
     LeadStatus,
     OutboxKind,
@@ -31,24 +33,32 @@ from state.tables import (
 from state.uow import UnitOfWork
 
 __all__ = [
+    "DEFAULT_PORTAL",
     "OPEN_STATUSES",
     "SCHEMA_VERSION",
     "SLA_RUNNING_STATUSES",
     "TERMINAL_STATUSES",
+    "AuditEntry",
     "AuditKind",
     "AuditRow",
-    "Crm",
     "CursorRow",
+    "InboxHint",
     "InboxRow",
+    "LeadEventRecord",
+    "LeadEventRow",
+    "LeadRecord",
     "LeadRow",
     "LeadStatus",
+    "OutboxItem",
     "OutboxKind",
     "OutboxRow",
     "OutboxStatus",
+    "OwnerWritePayload",
     "PointerRow",
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "TaskPayload",
     "UnitOfWork",
     "open_store",
     "outbox_key",

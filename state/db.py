@@ -19,6 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 from state.errors import StoreError, driver_reason
 from state.migrations import check_version, migrate
+from state.tables import DEFAULT_PORTAL
 from state.uow import READ_ONLY_OPTION, UnitOfWork
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -36,8 +37,10 @@ _log = structlog.get_logger("leadrouter.state")
 class Store:
     """A handle on the state database. Use `unit_of_work()` for every access."""
 
-    def __init__(self, engine: Engine, *, display_url: str) -> None:
+    def __init__(self, engine: Engine, *, display_url: str,
+                 portal: str = DEFAULT_PORTAL) -> None:
         self.engine = engine
+        self.portal = portal  # the CRM connection whose rows this handle reads and writes
         self.url = display_url  # password hidden
         self.dialect: str = engine.dialect.name  # "sqlite" | "postgresql"
 
@@ -48,7 +51,7 @@ class Store:
         `read_only=True` opens a plain deferred transaction on SQLite (readers do not take
         the write lock) and refuses `commit()`.
         """
-        return UnitOfWork(self.engine, read_only=read_only)
+        return UnitOfWork(self.engine, read_only=read_only, portal=self.portal)
 
     def check(self, *, full: bool = False) -> None:
         """Raise StoreError unless the database answers and has the expected schema.
@@ -98,6 +101,7 @@ def open_store(
     pool_size: int = 5,
     max_overflow: int = 5,
     connect_timeout_s: int = 10,
+    portal: str = DEFAULT_PORTAL,
 ) -> Store:
     """Open (and by default create or migrate) the store at `url`.
 
@@ -111,7 +115,7 @@ def open_store(
         engine = _sqlite_engine(parsed, busy_timeout_ms)
     else:
         engine = _postgres_engine(parsed, pool_size, max_overflow, connect_timeout_s)
-    store = Store(engine, display_url=display)
+    store = Store(engine, display_url=display, portal=portal)
     try:
         with engine.connect() as conn:
             conn.rollback()

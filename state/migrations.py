@@ -31,12 +31,15 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # The Alembic revision this code's tables are; a test checks it is the scripts' head.
 HEAD_REVISION = f"{SCHEMA_VERSION:04d}"
 # What a database made by the pre-Alembic migrator (schema_meta.version 1) is stamped at.
 BASELINE_VERSION = 1
 BASELINE_REVISION = "0001"
+# The tables of the baseline: what a pre-Alembic database must have to be adopted.
+BASELINE_TABLES = frozenset({"lead", "audit", "pointer", "cursor", "outbox", "inbox",
+                             "schema_meta"})
 
 SCRIPT_LOCATION = Path(__file__).resolve().with_name("alembic")
 
@@ -149,7 +152,7 @@ def _adopt(conn: Connection, script: ScriptDirectory, target: int) -> int:
         raise _newer(version, target)
     if version < BASELINE_VERSION:
         raise StoreError(f"the state database has unknown schema version {version}")
-    missing = {t.name for t in STATE_TABLES} - set(inspect(conn).get_table_names())
+    missing = BASELINE_TABLES - set(inspect(conn).get_table_names())
     if missing:
         raise StoreError(
             f"the state database has schema version {version} but lacks the tables "

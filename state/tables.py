@@ -17,10 +17,8 @@ from sqlmodel import Field, SQLModel
 
 from state.types import JsonType, UTCDateTime
 
-
-class Crm(StrEnum):
-    HUBSPOT = "hubspot"
-    SALESFORCE = "salesforce"
+# Today's single-config setup is one portal (one CRM connection); every row carries its id.
+DEFAULT_PORTAL = "default"
 
 
 class LeadStatus(StrEnum):
@@ -36,6 +34,7 @@ class LeadStatus(StrEnum):
     SKIPPED = "skipped"
     OVERRIDDEN = "overridden"
     UNROUTABLE = "unroutable"
+    REASSIGNED = "reassigned"  # breached, then routed to another coordinator
     ESCALATED_FINAL = "escalated_final"
     # the record could not be recorded or routed (a failure of its data or of our code); kept
     # by CRM id with the reason, re-evaluated when the record changes or the service restarts
@@ -44,11 +43,12 @@ class LeadStatus(StrEnum):
 
 # Assigned to a coordinator and not yet contacted: these count against capacity.
 OPEN_STATUSES: frozenset[LeadStatus] = frozenset(
-    {LeadStatus.ROUTED, LeadStatus.OWNER_WRITTEN, LeadStatus.TASK_CREATED, LeadStatus.BREACHED}
+    {LeadStatus.ROUTED, LeadStatus.REASSIGNED, LeadStatus.OWNER_WRITTEN,
+     LeadStatus.TASK_CREATED, LeadStatus.BREACHED}
 )
 # The SLA clock is running for the current owner.
 SLA_RUNNING_STATUSES: frozenset[LeadStatus] = frozenset(
-    {LeadStatus.ROUTED, LeadStatus.OWNER_WRITTEN, LeadStatus.TASK_CREATED}
+    {LeadStatus.ROUTED, LeadStatus.REASSIGNED, LeadStatus.OWNER_WRITTEN, LeadStatus.TASK_CREATED}
 )
 # Nothing more will happen to the lead (apart from measuring contact for overridden ones).
 TERMINAL_STATUSES: frozenset[LeadStatus] = frozenset(
@@ -98,13 +98,15 @@ class OutboxStatus(StrEnum):
 class LeadRow(SQLModel, table=True):
     __tablename__ = "lead"
     __table_args__ = (
-        UniqueConstraint("crm", "crm_id", name="uq_lead_crm_id"),
-        Index("ix_lead_status_sla_due", "status", "sla_due"),
-        Index("ix_lead_status_held_until", "status", "held_until"),
-        Index("ix_lead_status_owner", "status", "owner"),
+        UniqueConstraint("portal", "crm", "crm_id", name="uq_lead_portal_crm_id"),
+        Index("ix_lead_portal_status_sla_due", "portal", "status", "sla_due"),
+        Index("ix_lead_portal_status_held_until", "portal", "status", "held_until"),
+        Index("ix_lead_portal_status_owner", "portal", "status", "owner"),
+        Index("ix_lead_portal_created", "portal", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    portal: str = Field(default=DEFAULT_PORTAL, max_length=64)
     crm: str = Field(max_length=16)
     crm_id: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)  # creation time in the CRM
@@ -128,9 +130,10 @@ class LeadRow(SQLModel, table=True):
 
 class AuditRow(SQLModel, table=True):
     __tablename__ = "audit"
-    __table_args__ = (Index("ix_audit_lead_at", "crm", "crm_id", "at"),)
+    __table_args__ = (Index("ix_audit_portal_lead_at", "portal", "crm", "crm_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    portal: str = Field(default=DEFAULT_PORTAL, max_length=64)
     crm: str = Field(max_length=16)
     crm_id: str = Field(max_length=64)
     at: datetime = Field(sa_type=UTCDateTime)
@@ -143,6 +146,7 @@ class AuditRow(SQLModel, table=True):
 class PointerRow(SQLModel, table=True):
     __tablename__ = "pointer"
 
+    portal: str = Field(default=DEFAULT_PORTAL, primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=255)
     last_assigned: str | None = Field(default=None, max_length=128)
     weights: dict[str, int] = Field(default_factory=dict, sa_type=JsonType)
@@ -151,6 +155,7 @@ class PointerRow(SQLModel, table=True):
 class CursorRow(SQLModel, table=True):
     __tablename__ = "cursor"
 
+    portal: str = Field(default=DEFAULT_PORTAL, primary_key=True, max_length=64)
     name: str = Field(primary_key=True, max_length=255)
     value: str = Field(max_length=1024)
     updated_at: datetime = Field(sa_type=UTCDateTime)
@@ -159,12 +164,14 @@ class CursorRow(SQLModel, table=True):
 class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_status_next", "status", "next_attempt_at"),
-        Index("ix_outbox_lead", "crm", "crm_id"),
+        UniqueConstraint("portal", "key", name="uq_outbox_portal_key"),
+        Index("ix_outbox_portal_status_next", "portal", "status", "next_attempt_at"),
+        Index("ix_outbox_portal_lead", "portal", "crm", "crm_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=255, unique=True)  # idempotency key, e.g. lead/<id>/v2/task
+    portal: str = Field(default=DEFAULT_PORTAL, max_length=64)
+    key: str = Field(max_length=255)  # idempotency key, e.g. lead/<id>/v2/task
     crm: str = Field(max_length=16)
     crm_id: str = Field(max_length=64)
     kind: str = Field(max_length=16)
@@ -180,16 +187,49 @@ class OutboxRow(SQLModel, table=True):
 
 class InboxRow(SQLModel, table=True):
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_unprocessed", "processed_at", "id"),)
+    __table_args__ = (
+        UniqueConstraint("portal", "dedupe_key", name="uq_inbox_portal_dedupe_key"),
+        Index("ix_inbox_portal_unprocessed", "portal", "processed_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    portal: str = Field(default=DEFAULT_PORTAL, max_length=64)
     source: str = Field(max_length=16)
-    dedupe_key: str = Field(max_length=255, unique=True)
+    dedupe_key: str = Field(max_length=255)
     crm_id: str = Field(max_length=64)
     event_type: str = Field(max_length=64)
     occurred_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     received_at: datetime = Field(sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LeadEventRow(SQLModel, table=True):
+    """One change of a lead, appended in the transaction that made it (never updated).
+
+    Ids and categories only: `detail` holds small typed facts (a due time, a signal kind, a
+    reason code), never a value the lead carried.
+    """
+
+    __tablename__ = "lead_events"
+    __table_args__ = (
+        Index("ix_lead_events_portal_lead", "portal", "crm", "crm_id", "id"),
+        Index("ix_lead_events_portal_at", "portal", "at"),
+        Index("ix_lead_events_portal_event_at", "portal", "event", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    portal: str = Field(default=DEFAULT_PORTAL, max_length=64)
+    crm: str = Field(max_length=16)
+    crm_id: str = Field(max_length=64)
+    assignment: int = 0
+    event: str = Field(max_length=24)
+    from_status: str | None = Field(default=None, max_length=24)
+    to_status: str = Field(max_length=24)
+    coordinator: str | None = Field(default=None, max_length=128)
+    rule: str | None = Field(default=None, max_length=128)
+    at: datetime = Field(sa_type=UTCDateTime)
+    audit_id: int | None = None  # the audit row written with it (the routing explanation)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JsonType)
 
 
 class SchemaMetaRow(SQLModel, table=True):
@@ -209,5 +249,6 @@ def _table(model: type[SQLModel]) -> Table:
 # Creation order (no foreign keys between them today, but keep it deterministic).
 STATE_TABLES: tuple[Table, ...] = tuple(
     _table(m)
-    for m in (LeadRow, AuditRow, PointerRow, CursorRow, OutboxRow, InboxRow, SchemaMetaRow)
+    for m in (LeadRow, AuditRow, PointerRow, CursorRow, OutboxRow, InboxRow, LeadEventRow,
+              SchemaMetaRow)
 )

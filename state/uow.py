@@ -22,7 +22,16 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from state.errors import StoreError, StoreUnavailable, driver_reason
-from state.repos import AuditRepo, CursorRepo, InboxRepo, LeadRepo, OutboxRepo, PointerRepo
+from state.repos import (
+    AuditRepo,
+    CursorRepo,
+    InboxRepo,
+    LeadEventRepo,
+    LeadRepo,
+    OutboxRepo,
+    PointerRepo,
+)
+from state.tables import DEFAULT_PORTAL
 
 # Connection execution option: open a deferred (read) transaction on SQLite.
 READ_ONLY_OPTION = "leadrouter_read_only"
@@ -36,8 +45,11 @@ class UnitOfWork:
     outbox: OutboxRepo
     inbox: InboxRepo
     audit: AuditRepo
+    events: LeadEventRepo
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False,
+                 portal: str = DEFAULT_PORTAL) -> None:
+        self.portal = portal  # every repository of this unit reads and writes this portal only
         self._engine = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
         self.read_only = read_only
         self._open = False
@@ -46,12 +58,13 @@ class UnitOfWork:
         if self._open:
             raise RuntimeError("unit of work already entered")
         self.session = Session(self._engine, expire_on_commit=False, autoflush=True)
-        self.leads = LeadRepo(self.session)
-        self.pointers = PointerRepo(self.session)
-        self.cursors = CursorRepo(self.session)
-        self.outbox = OutboxRepo(self.session)
-        self.inbox = InboxRepo(self.session)
-        self.audit = AuditRepo(self.session)
+        self.leads = LeadRepo(self.session, self.portal)
+        self.pointers = PointerRepo(self.session, self.portal)
+        self.cursors = CursorRepo(self.session, self.portal)
+        self.outbox = OutboxRepo(self.session, self.portal)
+        self.inbox = InboxRepo(self.session, self.portal)
+        self.audit = AuditRepo(self.session, self.portal)
+        self.events = LeadEventRepo(self.session, self.portal)
         self._open = True
         return self
 

@@ -11,9 +11,10 @@ task yet and creates a second one while this worker's create may still be applie
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from connectors.base import (
     AuthError,
@@ -27,17 +28,18 @@ from connectors.base import (
     batch_size,
 )
 from state import (
-    AuditKind,
+    LeadRecord,
     LeadStatus,
+    OutboxItem,
     OutboxKind,
-    OutboxRow,
     OutboxStatus,
+    StoreUnavailable,
     UnitOfWork,
-    outbox_key,
 )
 from sync.batches import split_on_refusal
 from sync.claims import KeptClaim
 from sync.context import Context
+from sync.lifecycle import Fact, LeadEvent, transition
 from sync.logs import get_logger
 
 log = get_logger("leadrouter.apply")
@@ -56,37 +58,29 @@ class ApplyResult:
     owner_latencies: list[float] = field(default_factory=list)
 
 
-def _version(key: str) -> int:
-    return int(key.split("/")[2].lstrip("v"))
-
-
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(300.0, 2.0 ** min(attempts, 8)))
 
 
-def _claim(ctx: Context, kind: OutboxKind) -> list[OutboxRow]:
+def _claim(ctx: Context, kind: OutboxKind) -> list[OutboxItem]:
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
         rows = uow.outbox.claim(batch_size(ctx.connector, BATCH), now,
                                  lease=ctx.config.service.claim_lease, kind=kind)
         uow.commit()
-        for row in rows:
-            uow.session.expunge(row)
     return rows
 
 
-def _fail(ctx: Context, rows: Sequence[OutboxRow], error: CrmError) -> None:
+def _fail(ctx: Context, rows: Sequence[OutboxItem], error: CrmError) -> None:
     """Retriable: try again later. Fatal: give up on these rows. Auth: re-raise."""
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
         for row in rows:
-            assert row.id is not None
             gave_up = isinstance(error, FatalError) or row.attempts >= MAX_ATTEMPTS
             retry_at = None if gave_up else now + _backoff(row.attempts)
             uow.outbox.mark_failed(row.id, str(error), retry_at)
             if gave_up:
-                uow.audit.add(ctx.crm, row.crm_id, AuditKind.ERROR, now,
-                              detail={"write": row.kind, "error": str(error)})
+                _gave_up(uow, ctx, row, str(error), now)
         uow.commit()
     log.warning("outbox.failed", crm=ctx.crm, kind=rows[0].kind if rows else None,
                 count=len(rows), error=str(error), error_type=type(error).__name__)
@@ -98,9 +92,10 @@ def apply_owners(ctx: Context, result: ApplyResult) -> bool:
     rows = _claim(ctx, OutboxKind.OWNER)
     if not rows:
         return False
-    writes = [OwnerWrite(row.crm_id, str(row.payload["owner_id"]),
-                         frozenset(row.payload.get("replaceable") or [None]),
-                         dict(row.payload.get("properties") or {})) for row in rows]
+    payloads = {row.id: row.owner_write() for row in rows}
+    writes = [OwnerWrite(row.crm_id, payloads[row.id].owner_id,
+                         frozenset(payloads[row.id].replaceable),
+                         dict(payloads[row.id].properties)) for row in rows]
     try:
         outcomes = {r.crm_id: r for r in split_on_refusal(
             ctx.connector.write_owners, writes,
@@ -111,88 +106,113 @@ def apply_owners(ctx: Context, result: ApplyResult) -> bool:
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
         for row in rows:
-            assert row.id is not None
             outcome = outcomes.get(row.crm_id)
-            lead = uow.leads.get(ctx.crm, row.crm_id)
-            current = lead is not None and lead.assignment == _version(row.key)
             if outcome is None or outcome.outcome is WriteOutcome.REJECTED:
                 error = outcome.error if outcome and outcome.error else "owner write rejected"
                 uow.outbox.mark_failed(row.id, error, now + _backoff(row.attempts + 1)
                                        if row.attempts < 3 else None)
                 result.failed += 1
                 continue
-            if outcome.outcome in (WriteOutcome.WRITTEN, WriteOutcome.ALREADY):
-                uow.outbox.mark_done(row.id, outcome.outcome.value, now=now)
-                if current and lead and lead.status in (LeadStatus.ROUTED,
-                                                        LeadStatus.ESCALATED_FINAL):
-                    status = (LeadStatus.OWNER_WRITTEN if lead.status == LeadStatus.ROUTED
-                              else LeadStatus.ESCALATED_FINAL)
-                    uow.leads.update(ctx.crm, row.crm_id, status=status,
-                                     owner_written_at=now, now=now)
-                    if lead.reassignments == 0 and status == LeadStatus.OWNER_WRITTEN:
-                        result.owner_latencies.append(
-                            max(0.0, (now - lead.created_at).total_seconds()))
-                uow.audit.add(ctx.crm, row.crm_id, AuditKind.OWNER_WRITTEN, now,
-                              coordinator=row.payload.get("coordinator"),
-                              detail={"crm_owner": row.payload["owner_id"],
-                                      "outcome": outcome.outcome.value})
-                result.owners_written += 1
-            elif outcome.outcome is WriteOutcome.OVERRIDDEN:
-                uow.outbox.mark_done(row.id, "overridden", now=now)
-                if current:
-                    mark_overridden(ctx, uow, row.crm_id, outcome.current_owner, now)
-                result.overridden += 1
-            else:  # MISSING: deleted or merged in the CRM
-                uow.outbox.mark_done(row.id, "missing", now=now)
-                uow.outbox.cancel_for_lead(ctx.crm, row.crm_id)
-                if current:
-                    uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.SKIPPED, now=now)
-                    uow.audit.add(ctx.crm, row.crm_id, AuditKind.SKIPPED, now,
-                                  detail={"why": "the record no longer exists in the CRM"})
+            _in_savepoint(uow, ctx, row, now, lambda row=row, outcome=outcome:  # type: ignore[misc]
+                          _owner_outcome(uow, ctx, row, outcome, now, result))
         uow.commit()
     return True
+
+
+def _owner_outcome(uow: UnitOfWork, ctx: Context, row: OutboxItem, outcome: OwnerWriteResult,
+                   now: datetime, result: ApplyResult) -> None:
+    lead = uow.leads.get(ctx.crm, row.crm_id)
+    current = lead is not None and lead.assignment == row.assignment
+    payload = row.owner_write()
+    if outcome.outcome in (WriteOutcome.WRITTEN, WriteOutcome.ALREADY):
+        uow.outbox.mark_done(row.id, outcome.outcome.value, now=now)
+        if lead is not None:
+            _owner_written(uow, ctx, lead, current, payload.coordinator, payload.owner_id,
+                           outcome.outcome.value, now, result)
+        result.owners_written += 1
+    elif outcome.outcome is WriteOutcome.OVERRIDDEN:
+        uow.outbox.mark_done(row.id, "overridden", now=now)
+        if current:
+            mark_overridden(ctx, uow, row.crm_id, outcome.current_owner, now)
+        result.overridden += 1
+    else:  # MISSING: deleted or merged in the CRM
+        uow.outbox.mark_done(row.id, "missing", now=now)
+        uow.outbox.cancel_for_lead(ctx.crm, row.crm_id)
+        if current:
+            transition(uow, ctx, row.crm_id, LeadEvent.RECORD_MISSING, now,
+                       facts={"why": "the record no longer exists in the CRM"})
+
+
+def _owner_written(uow: UnitOfWork, ctx: Context, lead: LeadRecord, current: bool,
+                   coordinator: str, owner_id: str, outcome: str, now: datetime,
+                   result: ApplyResult) -> None:
+    """The CRM has the owner: the clock's owner is in place (recorded for any assignment)."""
+    moves = current and lead.status in (LeadStatus.ROUTED, LeadStatus.REASSIGNED,
+                                        LeadStatus.ESCALATED_FINAL)
+    fields: dict[str, Any] = {"owner_written_at": now} if moves else {}
+    updated = transition(uow, ctx, lead.crm_id, LeadEvent.OWNER_WRITTEN, now,
+                         coordinator=coordinator or None,
+                         facts={"crm_owner": owner_id, "outcome": outcome}, **fields)
+    if moves and lead.reassignments == 0 and updated.status == LeadStatus.OWNER_WRITTEN:
+        result.owner_latencies.append(max(0.0, (now - lead.created_at).total_seconds()))
+
+
+def _in_savepoint(uow: UnitOfWork, ctx: Context, row: OutboxItem, now: datetime,
+                  record: Callable[[], None]) -> None:
+    """Record one row's outcome alone: a failure of our own code (an illegal transition, a
+    bug) gives that row up with the reason, and never loses the rest of the batch."""
+    try:
+        with uow.savepoint():
+            record()
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        reason = f"recording the outcome failed ({type(exc).__name__})"
+        uow.outbox.mark_failed(row.id, reason, None)
+        with uow.savepoint():
+            _gave_up(uow, ctx, row, reason, now)
+        log.error("outbox.record_failed", crm=ctx.crm, lead=row.crm_id, kind=row.kind,
+                  error_type=type(exc).__name__)
+
+
+def _gave_up(uow: UnitOfWork, ctx: Context, row: OutboxItem, error: str,
+             now: datetime) -> None:
+    if uow.leads.get(ctx.crm, row.crm_id) is not None:
+        transition(uow, ctx, row.crm_id, LeadEvent.WRITE_FAILED, now,
+                   facts={"write": row.kind, "error": error})
 
 
 def mark_overridden(ctx: Context, uow: UnitOfWork, crm_id: str, crm_owner: str | None,
                     now: datetime) -> None:
     """A person chose another owner: respect it, stop reassigning, keep measuring."""
     uow.outbox.cancel_for_lead(ctx.crm, crm_id)
-    uow.leads.update(ctx.crm, crm_id, status=LeadStatus.OVERRIDDEN, now=now)
-    uow.audit.add(ctx.crm, crm_id, AuditKind.OVERRIDDEN, now,
-                  coordinator=ctx.directory.coordinator_of.get(crm_owner or ""),
-                  detail={"crm_owner": crm_owner, "why": "a person set another owner"})
-    log.info("lead.overridden", crm=ctx.crm, lead=crm_id, owner_id=crm_owner)
+    transition(uow, ctx, crm_id, LeadEvent.OVERRIDDEN, now,
+               coordinator=ctx.directory.coordinator_of.get(crm_owner or ""),
+               facts={"crm_owner": crm_owner, "why": "a person set another owner"})
 
 
-def _ready_tasks(ctx: Context, rows: list[OutboxRow]) -> tuple[list[OutboxRow], int]:
+def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem], int]:
     """Tasks whose owner write is done; others wait (no attempt counted), stale ones end."""
-    ready: list[OutboxRow] = []
+    ready: list[OutboxItem] = []
     deferred = 0
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
         for row in rows:
-            assert row.id is not None
-            owner_row = uow.outbox.get(outbox_key(row.crm_id, _version(row.key),
-                                                  OutboxKind.OWNER))
+            owner_row = uow.outbox.get_for(row.crm_id, row.assignment, OutboxKind.OWNER)
             lead = uow.leads.get(ctx.crm, row.crm_id)
-            stale = lead is None or lead.assignment != _version(row.key) or lead.status in (
+            stale = lead is None or lead.assignment != row.assignment or lead.status in (
                 LeadStatus.OVERRIDDEN, LeadStatus.SKIPPED)
             if stale or owner_row is None or owner_row.status in (OutboxStatus.CANCELLED,
                                                                   OutboxStatus.FAILED):
                 uow.outbox.mark_done(row.id, "superseded", now=now)
+            elif owner_row.status != OutboxStatus.DONE:
+                uow.outbox.defer(row.id, now)  # not claimed after all: owner first
+                deferred += 1
             else:
-                stored = uow.outbox.get(row.key)
-                assert stored is not None
-                if owner_row.status != OutboxStatus.DONE:
-                    stored.next_attempt_at = now  # not claimed after all: owner first
-                    deferred += 1
-                else:
-                    # counted before the call: after a crash or an uncertain answer the
-                    # next try searches for the task's marker before creating it
-                    stored.attempts += 1
-                    row.attempts = stored.attempts
-                    ready.append(row)
-                uow.session.add(stored)
+                # counted before the call: after a crash or an uncertain answer the
+                # next try searches for the task's marker before creating it
+                attempts = uow.outbox.count_attempt(row.id)
+                ready.append(replace(row, attempts=attempts))
         uow.commit()
     return ready, deferred
 
@@ -209,7 +229,7 @@ def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
     tried = [row for row in ready if row.attempts > 1]
     found: Mapping[str, str] = {}
     look_error: CrmError | None = None
-    sent: list[OutboxRow] = []
+    sent: list[OutboxItem] = []
     outcome: Sequence[TaskResult] | CrmError = []
     with KeptClaim(ctx, ready) as claim:  # no one takes these rows while we are slow
         if tried:
@@ -249,36 +269,43 @@ def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
     return True
 
 
-def _request(row: OutboxRow) -> TaskRequest:
-    return TaskRequest(row.key, row.crm_id, str(row.payload["owner_id"]),
-                       str(row.payload["subject"]),
-                       datetime.fromisoformat(str(row.payload["due"])),
-                       str(row.payload["priority"]), str(row.payload.get("type", "CALL")))
+def _request(row: OutboxItem) -> TaskRequest:
+    task = row.task()
+    return TaskRequest(row.key, row.crm_id, task.owner_id, task.subject, task.due,
+                       task.priority, task.type)
 
 
-def _record(ctx: Context, rows: list[OutboxRow], task_ids: Mapping[str, str],
+def _record(ctx: Context, rows: list[OutboxItem], task_ids: Mapping[str, str],
             result: ApplyResult, *, created: bool) -> None:
     """Done rows (their task made now, or found from an earlier try); others failed."""
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
         for row in rows:
-            assert row.id is not None
             task_id = task_ids.get(row.key)
             if task_id is None:
                 uow.outbox.mark_failed(row.id, "task not created", now + _backoff(row.attempts))
                 result.failed += 1
                 continue
             uow.outbox.mark_done(row.id, task_id, now=now)
-            lead = uow.leads.get(ctx.crm, row.crm_id)
-            if lead and lead.assignment == _version(row.key) and lead.status == \
-                    LeadStatus.OWNER_WRITTEN:
-                uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.TASK_CREATED, now=now)
-            uow.audit.add(ctx.crm, row.crm_id, AuditKind.TASK_CREATED, now,
-                          coordinator=row.payload.get("coordinator"),
-                          detail={"task_id": task_id, "found_existing": not created,
-                                  "due": row.payload["due"]})
+            _in_savepoint(uow, ctx, row, now, lambda row=row, task_id=task_id:  # type: ignore[misc]
+                          _task_recorded(uow, ctx, row, task_id, created, now))
             result.tasks_created += 1
         uow.commit()
+
+
+def _task_recorded(uow: UnitOfWork, ctx: Context, row: OutboxItem, task_id: str,
+                   created: bool, now: datetime) -> None:
+    """The task exists: the lead moves on only if the task is its current assignment's."""
+    lead = uow.leads.get(ctx.crm, row.crm_id)
+    if lead is None:
+        return
+    task = row.task()
+    facts: dict[str, Fact] = {"task_id": task_id, "found_existing": not created,
+                              "due": task.due.isoformat()}
+    # an older assignment's task is recorded, but does not move the current assignment on
+    event = (LeadEvent.TASK_CREATED if lead.assignment == row.assignment
+             else LeadEvent.EARLIER_TASK_CREATED)
+    transition(uow, ctx, row.crm_id, event, now, coordinator=task.coordinator, facts=facts)
 
 
 def apply_pending(ctx: Context, *, rounds: int = 20) -> ApplyResult:

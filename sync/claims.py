@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 
-from state import OutboxRow
+from state import OutboxItem
 from sync.context import Context
 from sync.logs import get_logger
 
@@ -27,12 +27,12 @@ log = get_logger("leadrouter.apply")
 class KeptClaim:
     """`with KeptClaim(ctx, rows) as claim:` keeps the rows claimed until the block ends."""
 
-    def __init__(self, ctx: Context, rows: Sequence[OutboxRow]) -> None:
+    def __init__(self, ctx: Context, rows: Sequence[OutboxItem]) -> None:
         self._ctx = ctx
         self._lease = ctx.config.service.claim_lease
         # what our claim left on each row: (next_attempt_at, attempts)
         self._held: dict[int, tuple[datetime, int]] = {
-            row.id: (row.next_attempt_at, row.attempts) for row in rows if row.id is not None}
+            row.id: (row.next_attempt_at, row.attempts) for row in rows}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

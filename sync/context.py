@@ -13,6 +13,7 @@ from connectors.registry import connector_factory
 from state import Store, open_store
 from state.writer_lock import WriterLock, acquire_writer_lock
 from sync.config import Config
+from sync.events import EventBus
 from sync.logs import get_logger
 from sync.owners import OwnerDirectory, resolve_owners
 
@@ -37,6 +38,7 @@ class Context:
     # set by the service to wake the pipeline early (webhooks); a no-op elsewhere
     wake: Callable[[], None] = field(default=lambda: None)
     writer_lock: WriterLock | None = None  # SQLite: this process is its only writer
+    events: EventBus = field(default_factory=EventBus)  # lead-event subscribers
 
     @property
     def crm(self) -> str:
@@ -51,7 +53,8 @@ class Context:
 
 
 def connector_settings(config: Config) -> Any:
-    settings = config.hubspot if config.crm_kind == "hubspot" else config.salesforce
+    """The selected connector plugin's validated `[crm.<kind>]` settings."""
+    settings = config.crm_settings
     if settings is None:
         raise StartupError(f"[crm.{config.crm_kind}] is missing from the config")
     return settings

@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from connectors.base import CrmLead
-from state import AuditKind, LeadStatus, StoreUnavailable, UnitOfWork
+from state import LeadStatus, StoreUnavailable, UnitOfWork
 from sync.context import Context
 from sync.leads import routing_attributes
+from sync.lifecycle import LeadEvent, arrive, transition
 from sync.logs import get_logger
 
 log = get_logger("leadrouter.ingest")
 POLL_PAGE = 500  # leads per transaction
 MAX_PAGES_PER_CYCLE = 40
-# processed webhook events are kept this long so redeliveries are still recognised (HubSpot
-# and Salesforce both stop retrying a delivery within 24 hours)
+# processed webhook events are kept this long so redeliveries are still recognised (the
+# CRMs we connect stop retrying a delivery within 24 hours)
 INBOX_RETENTION = timedelta(hours=48)
 # leads that were left aside (not eligible, or unrecordable) and may be routed once they change
 REEVALUATED_STATUSES = frozenset({LeadStatus.SKIPPED.value, LeadStatus.SET_ASIDE.value})
@@ -67,19 +68,17 @@ def _record(uow: UnitOfWork, ctx: Context, leads: Sequence[CrmLead],
 def _record_one(uow: UnitOfWork, ctx: Context, lead: CrmLead, now: datetime,
                 result: IngestResult) -> None:
     attributes = routing_attributes(lead.attributes, ctx.config)
-    if not uow.leads.add_seen(ctx.crm, lead.crm_id, lead.created_at, attributes, now=now):
+    arrived = arrive(uow, ctx, lead.crm_id, lead.created_at, attributes, now,
+                     facts={"created_at": lead.created_at.isoformat(),
+                            "crm_owner": lead.owner_id, "eligible": lead.eligible})
+    if arrived is None:
         _reevaluate(uow, ctx, lead, attributes, now, result)
         return
     result.new += 1
-    uow.audit.add(ctx.crm, lead.crm_id, AuditKind.ARRIVED, now,
-                  detail={"created_at": lead.created_at.isoformat(),
-                          "crm_owner": lead.owner_id, "eligible": lead.eligible})
     if not lead.eligible:
         result.skipped += 1
-        uow.leads.update(ctx.crm, lead.crm_id, status=LeadStatus.SKIPPED, now=now,
-                         crm_owner_id=lead.owner_id)
-        uow.audit.add(ctx.crm, lead.crm_id, AuditKind.SKIPPED, now,
-                      detail={"why": "owned by a person or outside the configured filters"})
+        transition(uow, ctx, lead.crm_id, LeadEvent.SKIPPED, now, crm_owner_id=lead.owner_id,
+                   facts={"why": "owned by a person or outside the configured filters"})
 
 
 def _reevaluate(uow: UnitOfWork, ctx: Context, lead: CrmLead, attributes: dict[str, str],
@@ -91,27 +90,23 @@ def _reevaluate(uow: UnitOfWork, ctx: Context, lead: CrmLead, attributes: dict[s
     row = uow.leads.get(ctx.crm, lead.crm_id)
     if row is None or row.status not in REEVALUATED_STATUSES:
         return
-    was = row.status
-    uow.leads.update(ctx.crm, lead.crm_id, status=LeadStatus.SEEN, attributes=attributes,
-                     crm_owner_id=lead.owner_id, now=now)
-    uow.audit.add(ctx.crm, lead.crm_id, AuditKind.REEVALUATED, now,
-                  detail={"was": was, "why": "eligible now"})
+    transition(uow, ctx, lead.crm_id, LeadEvent.REEVALUATED, now, attributes=attributes,
+               crm_owner_id=lead.owner_id,
+               facts={"was": row.status, "why": "eligible now"})
     result.reevaluated += 1
-    log.info("lead.reevaluated", crm=ctx.crm, lead=lead.crm_id, status=was)
 
 
 def _set_aside(uow: UnitOfWork, ctx: Context, lead: CrmLead, now: datetime, reason: str,
                result: IngestResult) -> None:
     """Keep the lead by CRM id (no attributes) with why it could not be recorded."""
     result.set_aside += 1
+    facts = {"why": reason}
     try:
         with uow.savepoint():
-            if uow.leads.add_seen(ctx.crm, lead.crm_id, lead.created_at, {}, now=now):
-                uow.leads.update(ctx.crm, lead.crm_id, status=LeadStatus.SET_ASIDE, now=now,
-                                 crm_owner_id=lead.owner_id)
-            uow.audit.add(ctx.crm, lead.crm_id, AuditKind.SET_ASIDE, now,
-                          detail={"why": reason})
-        log.warning("lead.set_aside", crm=ctx.crm, lead=lead.crm_id, reason=reason)
+            if arrive(uow, ctx, lead.crm_id, lead.created_at, {}, now,
+                      event=LeadEvent.SET_ASIDE, facts=facts,
+                      crm_owner_id=lead.owner_id) is None:
+                transition(uow, ctx, lead.crm_id, LeadEvent.UNREADABLE, now, facts=facts)
     except StoreUnavailable:
         raise
     except Exception as exc:  # not even its id can be stored (e.g. an id the CRM never makes)
@@ -147,7 +142,7 @@ def drain_inbox(ctx: Context, *, limit: int = 500) -> IngestResult:
     result = IngestResult()
     now = ctx.clock()
     with ctx.store.unit_of_work(read_only=True) as uow:
-        events = [(row.id, row.crm_id) for row in uow.inbox.unprocessed(limit, source=ctx.crm)]
+        events = [(hint.id, hint.crm_id) for hint in uow.inbox.unprocessed(limit, source=ctx.crm)]
         ids = sorted({crm_id for _, crm_id in events})
         known = uow.leads.statuses(ctx.crm, ids) if ids else {}
     if events:

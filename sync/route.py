@@ -13,17 +13,17 @@ from types import MappingProxyType
 from routing import apply_decision, route
 from routing.models import Decision, Lead, RosterState, Status
 from state import (
-    AuditKind,
-    LeadRow,
+    LeadRecord,
     LeadStatus,
-    OutboxKind,
+    OwnerWritePayload,
     StoreUnavailable,
+    TaskPayload,
     UnitOfWork,
-    outbox_key,
     steps_detail,
 )
 from sync.context import Context
 from sync.leads import make_lead
+from sync.lifecycle import Assignment, LeadEvent, transition
 from sync.logs import get_logger
 
 log = get_logger("leadrouter.route")
@@ -38,24 +38,22 @@ class RouteResult:
     set_aside: int = 0
 
 
-def lead_for(ctx: Context, row: LeadRow) -> Lead:
-    attributes = {k: str(v) for k, v in (row.attributes or {}).items()}
-    return make_lead(row.crm_id, row.created_at, MappingProxyType(attributes), ctx.config,
-                     previous_owner=row.previous_owner, excluded=frozenset(row.excluded or ()))
+def lead_for(ctx: Context, row: LeadRecord) -> Lead:
+    return make_lead(row.crm_id, row.created_at, MappingProxyType(dict(row.attributes)),
+                     ctx.config, previous_owner=row.previous_owner,
+                     excluded=frozenset(row.excluded))
 
 
-def replaceable_owners(ctx: Context, row: LeadRow) -> list[str | None]:
+def replaceable_owners(ctx: Context, row: LeadRecord) -> tuple[str | None, ...]:
     """Owners a write may replace: none, a placeholder, or the owner we wrote before."""
-    settings = ctx.config.hubspot if ctx.crm == "hubspot" else ctx.config.salesforce
-    placeholders = list(settings.placeholder_owners) if settings else []
+    placeholders = sorted(ctx.connector.placeholder_owner_ids())
     ours = [row.crm_owner_id] if row.crm_owner_id else []
-    return [None, *placeholders, *ours]
+    return (None, *placeholders, *ours)
 
 
 def metadata(ctx: Context, decision: Decision, now: datetime) -> dict[str, str]:
-    settings = ctx.config.hubspot if ctx.crm == "hubspot" else ctx.config.salesforce
-    names = (getattr(settings, "metadata_properties", None)
-             or getattr(settings, "metadata_fields", None) or {})
+    """The routing facts written back beside the owner, under the CRM's property names."""
+    names = ctx.connector.metadata_properties()
     values = {"rule": decision.rule or "", "coordinator": decision.owner or "",
               "routed_at": now.astimezone(UTC).isoformat(),
               "sla_due": decision.sla_due.astimezone(UTC).isoformat() if decision.sla_due
@@ -63,39 +61,28 @@ def metadata(ctx: Context, decision: Decision, now: datetime) -> dict[str, str]:
     return {prop: values[name] for name, prop in names.items() if values.get(name)}
 
 
-def record_assignment(uow: UnitOfWork, ctx: Context, row: LeadRow, decision: Decision,
-                      owner: str, now: datetime, *, kind: AuditKind = AuditKind.DECISION,
-                      status: LeadStatus = LeadStatus.ROUTED) -> None:
+def record_assignment(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: Decision,
+                      owner: str, now: datetime, *,
+                      event: LeadEvent = LeadEvent.ROUTED) -> None:
     """Assign `owner` and queue the owner write and the task, all in this transaction."""
     owner_id = ctx.directory.owner_of[owner]
     replaceable = replaceable_owners(ctx, row)
-    row = uow.leads.assign(ctx.crm, row.crm_id, owner=owner, crm_owner_id=owner_id,
-                           rule=decision.rule, sla_due=decision.sla_due, now=now)
-    if status is not LeadStatus.ROUTED:
-        row = uow.leads.update(ctx.crm, row.crm_id, status=status, now=now)
-    uow.outbox.enqueue(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER), ctx.crm,
-                       row.crm_id, OutboxKind.OWNER,
-                       {"owner_id": owner_id, "coordinator": owner,
-                        "replaceable": replaceable,
-                        "properties": metadata(ctx, decision, now)}, now=now)
+    sla_due = decision.sla_due.isoformat() if decision.sla_due else None
+    row = transition(uow, ctx, row.crm_id, event, now,
+                     assignment=Assignment(owner, owner_id, decision.rule, decision.sla_due),
+                     facts={"reason": decision.reason, "sla_due": sla_due},
+                     explanation=steps_detail(decision.explanation))
+    uow.outbox.enqueue_for(ctx.crm, row.crm_id, row.assignment,
+                           OwnerWritePayload(owner_id, owner, replaceable,
+                                             metadata(ctx, decision, now)), now=now)
     task = decision.task
     if task is not None:
-        uow.outbox.enqueue(outbox_key(row.crm_id, row.assignment, OutboxKind.TASK), ctx.crm,
-                           row.crm_id, OutboxKind.TASK,
-                           {"owner_id": owner_id, "subject": task.subject,
-                            "due": task.due.astimezone(UTC).isoformat(),
-                            "priority": task.priority, "type": task.type}, now=now)
-    uow.audit.add(ctx.crm, row.crm_id, kind, now, coordinator=owner, rule=decision.rule,
-                  detail={**steps_detail(decision.explanation), "reason": decision.reason,
-                          "assignment": row.assignment,
-                          "sla_due": decision.sla_due.isoformat() if decision.sla_due else None})
-    log.info("lead.routed" if kind is AuditKind.DECISION else "lead.escalated",
-             crm=ctx.crm, lead=row.crm_id, owner=owner, rule=decision.rule,
-             reason=decision.reason, assignment=row.assignment,
-             sla_due=decision.sla_due.isoformat() if decision.sla_due else None)
+        uow.outbox.enqueue_for(ctx.crm, row.crm_id, row.assignment,
+                               TaskPayload(owner_id, task.subject, task.due, task.priority,
+                                           task.type, owner), now=now)
 
 
-def decide(uow: UnitOfWork, ctx: Context, row: LeadRow, roster: RosterState, now: datetime,
+def decide(uow: UnitOfWork, ctx: Context, row: LeadRecord, roster: RosterState, now: datetime,
            result: RouteResult) -> RosterState:
     decision = route(lead_for(ctx, row), ctx.config.rulebook, roster, now)
     if decision.pointer is not None:
@@ -105,22 +92,16 @@ def decide(uow: UnitOfWork, ctx: Context, row: LeadRow, roster: RosterState, now
         record_assignment(uow, ctx, row, decision, decision.owner, now)
         result.routed += 1
     elif decision.status is Status.HELD:
-        uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.HELD,
-                         held_until=decision.release_at, rule=decision.rule, now=now)
-        uow.audit.add(ctx.crm, row.crm_id, AuditKind.HELD, now, rule=decision.rule,
-                      detail={**steps_detail(decision.explanation), "reason": decision.reason,
-                              "release_at": decision.release_at.isoformat()
-                              if decision.release_at else None})
-        log.info("lead.held", crm=ctx.crm, lead=row.crm_id, rule=decision.rule,
-                 release_at=decision.release_at.isoformat() if decision.release_at else None)
+        release_at = decision.release_at.isoformat() if decision.release_at else None
+        transition(uow, ctx, row.crm_id, LeadEvent.HELD, now, rule=decision.rule,
+                   held_until=decision.release_at,
+                   facts={"reason": decision.reason, "release_at": release_at},
+                   explanation=steps_detail(decision.explanation))
         result.held += 1
     else:
-        uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.UNROUTABLE,
-                         rule=decision.rule, now=now)
-        uow.audit.add(ctx.crm, row.crm_id, AuditKind.UNROUTABLE, now, rule=decision.rule,
-                      detail={**steps_detail(decision.explanation), "reason": decision.reason})
-        log.warning("lead.unroutable", crm=ctx.crm, lead=row.crm_id, rule=decision.rule,
-                    reason=decision.reason)
+        transition(uow, ctx, row.crm_id, LeadEvent.UNROUTABLE, now, rule=decision.rule,
+                   facts={"reason": decision.reason},
+                   explanation=steps_detail(decision.explanation))
         result.unroutable += 1
     return apply_decision(roster, decision)
 
@@ -131,9 +112,7 @@ def release_held(ctx: Context) -> int:
     with ctx.store.unit_of_work() as uow:
         rows = uow.leads.held_due(now, lock=True)
         for row in rows:
-            uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.SEEN, held_until=None,
-                             now=now)
-            uow.audit.add(ctx.crm, row.crm_id, AuditKind.RELEASED, now)
+            transition(uow, ctx, row.crm_id, LeadEvent.RELEASED, now, held_until=None)
         uow.commit()
     return len(rows)
 
@@ -151,10 +130,9 @@ def retry_unroutable(ctx: Context, *, roster_changed: bool = False) -> int:
             rows = uow.leads.by_status(LeadStatus.UNROUTABLE, limit=BATCH,
                                        updated_before=before, lock=True)
             for row in rows:
-                uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.SEEN, now=now)
-                uow.audit.add(ctx.crm, row.crm_id, AuditKind.RETRY, now,
-                              detail={"why": "roster changed" if roster_changed
-                                      else "retried on schedule"})
+                transition(uow, ctx, row.crm_id, LeadEvent.RETRIED, now,
+                           facts={"why": "roster changed" if roster_changed
+                                  else "retried on schedule"})
             uow.commit()
         retried += len(rows)
         if len(rows) < BATCH:
@@ -195,6 +173,5 @@ def route_waiting(ctx: Context) -> RouteResult:
 
 def set_aside(uow: UnitOfWork, ctx: Context, crm_id: str, reason: str, now: datetime) -> None:
     """Park one lead that a step could not handle, with the reason, so it blocks nobody."""
-    uow.leads.update(ctx.crm, crm_id, status=LeadStatus.SET_ASIDE, now=now)
-    uow.audit.add(ctx.crm, crm_id, AuditKind.SET_ASIDE, now, detail={"why": reason})
-    log.error("lead.set_aside", crm=ctx.crm, lead=crm_id, reason=reason)
+    transition(uow, ctx, crm_id, LeadEvent.SET_ASIDE, now, facts={"why": reason})
+

@@ -11,9 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlmodel import col, select
-
-from state import AuditRow, LeadRow
 from sync.context import Context
 from sync.leads import vocabulary_of
 from sync.logs import get_logger
@@ -50,33 +47,42 @@ def scrub_store(ctx: Context) -> int:
         if uow.cursors.get(DONE) is not None:
             return 0
     vocabulary = vocabulary_of(ctx.config)
-    changed = 0
-    for table in (LeadRow, AuditRow):
-        last = 0
-        while True:
-            with ctx.store.unit_of_work() as uow:
-                rows = list(uow.session.exec(
-                    select(table).where(col(table.id) > last).order_by(col(table.id))
-                    .limit(BATCH)))
-                for row in rows:
-                    if isinstance(row, LeadRow):
-                        clean = vocabulary.clean(row.attributes or {})
-                        if clean != row.attributes:
-                            row.attributes = clean
-                            uow.session.add(row)
-                            changed += 1
-                    elif isinstance(row, AuditRow) and (
-                            detail := _detail(dict(row.detail or {}), vocabulary)) is not None:
-                        row.detail = detail
-                        uow.session.add(row)
-                        changed += 1
-                uow.commit()
-            if len(rows) < BATCH:
-                break
-            last = int(getattr(rows[-1], "id", 0) or 0)
+    changed = _scrub_leads(ctx, vocabulary) + _scrub_audit(ctx, vocabulary)
     with ctx.store.unit_of_work() as uow:
         uow.cursors.set(DONE, str(changed), now=ctx.clock())
         uow.commit()
     if changed:
         log.info("store.scrubbed", count=changed)
     return changed
+
+
+def _scrub_leads(ctx: Context, vocabulary: Vocabulary) -> int:
+    changed, last = 0, 0
+    while True:
+        with ctx.store.unit_of_work() as uow:
+            batch = uow.leads.attribute_batch(last, BATCH)
+            for row_id, attributes in batch:
+                clean = vocabulary.clean(attributes)
+                if clean != attributes:
+                    uow.leads.replace_attributes(row_id, clean)
+                    changed += 1
+            uow.commit()
+        if len(batch) < BATCH:
+            return changed
+        last = batch[-1][0]
+
+
+def _scrub_audit(ctx: Context, vocabulary: Vocabulary) -> int:
+    changed, last = 0, 0
+    while True:
+        with ctx.store.unit_of_work() as uow:
+            batch = uow.audit.detail_batch(last, BATCH)
+            for row_id, detail in batch:
+                cleaned = _detail(detail, vocabulary)
+                if cleaned is not None:
+                    uow.audit.replace_detail(row_id, cleaned)
+                    changed += 1
+            uow.commit()
+        if len(batch) < BATCH:
+            return changed
+        last = batch[-1][0]

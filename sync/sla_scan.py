@@ -5,20 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from connectors.base import AttemptQuery, batch_size
-from routing import route
-from routing.models import Decision, RosterState, Status, Step, TaskSpec
-from state import (
-    AuditKind,
-    LeadRow,
-    LeadStatus,
-    OutboxKind,
-    StoreUnavailable,
-    UnitOfWork,
-    outbox_key,
-)
+from connectors.base import AttemptQuery, AttemptState, batch_size
+from routing import escalate
+from routing.models import RosterState
+from state import LeadRecord, LeadStatus, StoreUnavailable, UnitOfWork
 from sync.apply import mark_overridden
 from sync.context import Context
+from sync.lifecycle import LeadEvent, transition
 from sync.logs import get_logger
 from sync.route import lead_for, record_assignment, set_aside
 
@@ -45,14 +38,12 @@ class SlaResult:
     within_sla: int = 0  # contact attempts made before the deadline
 
 
-def _queries(ctx: Context, rows: list[LeadRow]) -> list[AttemptQuery]:
+def _queries(ctx: Context, rows: list[LeadRecord]) -> list[AttemptQuery]:
     """One attempt query per assigned lead, with its routing task's id (one store read)."""
-    keys = {row.crm_id: outbox_key(row.crm_id, row.assignment, OutboxKind.TASK)
-            for row in rows}
     with ctx.store.unit_of_work(read_only=True) as uow:
-        task_ids = uow.outbox.done_results(keys.values())
+        task_ids = uow.outbox.task_results((row.crm_id, row.assignment) for row in rows)
     return [AttemptQuery(row.crm_id, row.assigned_at, row.crm_owner_id,
-                         task_ids.get(keys[row.crm_id]))
+                         task_ids.get(row.crm_id))
             for row in rows if row.assigned_at is not None and row.crm_owner_id is not None]
 
 
@@ -63,8 +54,6 @@ def detect_attempts(ctx: Context) -> SlaResult:
     with ctx.store.unit_of_work(read_only=True) as uow:
         rows = [row for row in uow.leads.by_status(*WATCHED) if row.contacted_at is None
                 and (row.status in OPEN or (row.assigned_at or horizon) > horizon)]
-        for row in rows:
-            uow.session.expunge(row)
     size = batch_size(ctx.connector, BATCH)
     for start in range(0, len(rows), size):
         chunk = rows[start:start + size]
@@ -75,44 +64,39 @@ def detect_attempts(ctx: Context) -> SlaResult:
                 state = states.get(row.crm_id)
                 if state is None:
                     continue
-                if state.attempted_at is not None:
-                    within = _contacted(ctx, uow, row, state.attempted_at, state.signal, now)
-                    result.contacted += 1
-                    result.within_sla += int(within)
-                elif (row.status != LeadStatus.OVERRIDDEN and state.owner_id
-                      and state.owner_id != row.crm_owner_id):
-                    mark_overridden(ctx, uow, row.crm_id, state.owner_id, now)
-                    result.overridden += 1
+                try:
+                    with uow.savepoint():  # one lead's failure never drops the chunk
+                        _observe(ctx, uow, row, state, now, result)
+                except StoreUnavailable:
+                    raise
+                except Exception as exc:
+                    log.error("lead.attempt_check_failed", crm=ctx.crm, lead=row.crm_id,
+                              error_type=type(exc).__name__)
             uow.commit()
     return result
 
 
-def _contacted(ctx: Context, uow: UnitOfWork, row: LeadRow, at: datetime, signal: str | None,
-               now: datetime) -> bool:
+def _observe(ctx: Context, uow: UnitOfWork, row: LeadRecord, state: AttemptState,
+             now: datetime, result: SlaResult) -> None:
+    """What the CRM shows for one watched lead: an attempt, or a person's owner."""
+    if state.attempted_at is not None:
+        within = _contacted(ctx, uow, row, state.attempted_at, state.signal, now)
+        result.contacted += 1
+        result.within_sla += int(within)
+    elif (row.status != LeadStatus.OVERRIDDEN and state.owner_id
+          and state.owner_id != row.crm_owner_id):
+        mark_overridden(ctx, uow, row.crm_id, state.owner_id, now)
+        result.overridden += 1
+
+
+def _contacted(ctx: Context, uow: UnitOfWork, row: LeadRecord, at: datetime,
+               signal: str | None, now: datetime) -> bool:
     within = row.sla_due is None or at <= row.sla_due
-    status = LeadStatus.OVERRIDDEN if row.status == LeadStatus.OVERRIDDEN else (
-        LeadStatus.ESCALATED_FINAL if row.status == LeadStatus.ESCALATED_FINAL
-        else LeadStatus.CONTACTED)
-    uow.leads.update(ctx.crm, row.crm_id, status=status, contacted_at=at, now=now)
-    uow.audit.add(ctx.crm, row.crm_id, AuditKind.CONTACT_ATTEMPT, now, coordinator=row.owner,
-                  detail={"at": at.isoformat(), "signal": signal, "within_sla": within})
-    log.info("lead.contacted", crm=ctx.crm, lead=row.crm_id, owner=row.owner,
-             reason=signal, status="within_sla" if within else "late")
+    transition(uow, ctx, row.crm_id, LeadEvent.CONTACTED, now, coordinator=row.owner,
+               contacted_at=at,
+               facts={"at": at.isoformat(), "signal": signal, "within_sla": within,
+                      "status": "within_sla" if within else "late"})
     return within
-
-
-def _final(ctx: Context, decision: Decision, now: datetime) -> Decision:
-    """Hand the lead to the final owner (the supervisor), with a task due now + SLA."""
-    book = ctx.config.rulebook
-    final = ctx.config.escalation.final_owner or book.fallback_owner
-    due = now + book.default_sla
-    task = TaskSpec(subject=f"Escalated lead {decision.lead_id}: no contact within SLA",
-                    due=due, priority="HIGH", type=book.task.type)
-    step = Step("escalated", f"reassignment limit reached or nobody eligible: final owner "
-                f"{final}", final)
-    return replace(decision, status=Status.ASSIGNED, owner=final, sla_due=due, task=task,
-                   reason=f"escalated_final:{final}",
-                   explanation=(*decision.explanation, step))
 
 
 def escalate_breached(ctx: Context) -> SlaResult:
@@ -140,30 +124,27 @@ def escalate_breached(ctx: Context) -> SlaResult:
     return result
 
 
-def _escalate_one(uow: UnitOfWork, ctx: Context, row: LeadRow, roster: RosterState,
+def _escalate_one(uow: UnitOfWork, ctx: Context, row: LeadRecord, roster: RosterState,
                   now: datetime, limit: int, result: SlaResult) -> RosterState:
     """Breach one lead and route it again (or hand it to the final owner)."""
-    previous = row.owner
-    uow.audit.add(ctx.crm, row.crm_id, AuditKind.BREACH, now, coordinator=previous,
-                  rule=row.rule, detail={"sla_due": row.sla_due.isoformat()
-                                         if row.sla_due else None})
-    row = uow.leads.mark_breached(ctx.crm, row.crm_id, now=now)
+    row = transition(uow, ctx, row.crm_id, LeadEvent.BREACHED, now, coordinator=row.owner,
+                     rule=row.rule,
+                     facts={"sla_due": row.sla_due.isoformat() if row.sla_due else None})
     result.breached += 1
-    decision = route(lead_for(ctx, row), ctx.config.rulebook, roster, now)
-    final = row.reassignments >= limit or decision.status is not Status.ASSIGNED \
-        or decision.owner not in ctx.directory.owner_of
-    if final:
-        decision = _final(ctx, decision, now)
-    if decision.owner not in ctx.directory.owner_of:
-        uow.leads.update(ctx.crm, row.crm_id, status=LeadStatus.ESCALATED_FINAL, now=now)
-        log.error("lead.escalation_failed", crm=ctx.crm, lead=row.crm_id,
-                  reason="no usable final owner")
+    usable = frozenset(ctx.directory.owner_of)
+    outcome = escalate(lead_for(ctx, row), ctx.config.rulebook, roster, now,
+                       reassignments=row.reassignments, max_reassignments=limit,
+                       final_owner=ctx.config.escalation.final_owner, usable=usable)
+    decision, final = outcome.decision, outcome.final
+    if decision.owner not in usable:
+        transition(uow, ctx, row.crm_id, LeadEvent.ESCALATION_FAILED, now,
+                   facts={"reason": "no usable final owner"})
         return roster
     assert decision.owner is not None
-    if decision.pointer is not None and not final:
+    if decision.pointer is not None:
         uow.pointers.save_pointer(decision.pointer)
-    record_assignment(uow, ctx, row, decision, decision.owner, now, kind=AuditKind.ESCALATION,
-                      status=LeadStatus.ESCALATED_FINAL if final else LeadStatus.ROUTED)
+    record_assignment(uow, ctx, row, decision, decision.owner, now,
+                      event=LeadEvent.ESCALATED_FINAL if final else LeadEvent.REASSIGNED)
     counts = dict(roster.open_counts)
     counts[decision.owner] = counts.get(decision.owner, 0) + 1
     result.escalated += int(final)

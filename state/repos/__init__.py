@@ -2,9 +2,11 @@
 
 from state.repos.audit import AuditRepo
 from state.repos.cursors import CursorRepo
+from state.repos.events import LeadEventRepo
 from state.repos.inbox import InboxRepo
 from state.repos.leads import LeadRepo
 from state.repos.outbox import OutboxRepo
 from state.repos.pointers import PointerRepo
 
-__all__ = ["AuditRepo", "CursorRepo", "InboxRepo", "LeadRepo", "OutboxRepo", "PointerRepo"]
+__all__ = ["AuditRepo", "CursorRepo", "InboxRepo", "LeadEventRepo", "LeadRepo", "OutboxRepo",
+           "PointerRepo"]

@@ -1,4 +1,4 @@
-"""The audit trail: why each lead went where, and everything that happened to it."""
+"""The audit trail: why each lead went where (the routing explanation), per lead event."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from routing.models import Step
-from state.tables import AuditKind, AuditRow
+from state.records import AuditEntry
+from state.tables import DEFAULT_PORTAL, AuditKind, AuditRow
 from state.types import as_utc
 
 
@@ -20,9 +21,15 @@ def steps_detail(steps: Iterable[Step]) -> dict[str, Any]:
     }
 
 
+def _entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(row.id, row.crm, row.crm_id, row.at, row.kind, row.coordinator, row.rule,
+                      dict(row.detail or {}))
+
+
 class AuditRepo:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
+        self.portal = portal
 
     def add(
         self,
@@ -34,8 +41,10 @@ class AuditRepo:
         coordinator: str | None = None,
         rule: str | None = None,
         detail: Mapping[str, Any] | None = None,
-    ) -> AuditRow:
+    ) -> int:
+        """Append one audit row; its id (flushed, so a lead event can point at it)."""
         row = AuditRow(
+            portal=self.portal,
             crm=crm,
             crm_id=crm_id,
             kind=AuditKind(kind).value,
@@ -45,18 +54,49 @@ class AuditRepo:
             detail=dict(detail or {}),
         )
         self.session.add(row)
-        return row
+        self.session.flush()
+        assert row.id is not None
+        return row.id
 
-    def for_lead(self, crm: str, crm_id: str) -> list[AuditRow]:
+    def for_lead(self, crm: str, crm_id: str) -> list[AuditEntry]:
         stmt = (
             select(AuditRow)
-            .where(AuditRow.crm == crm, AuditRow.crm_id == crm_id)
+            .where(AuditRow.portal == self.portal, AuditRow.crm == crm, AuditRow.crm_id == crm_id)
             .order_by(col(AuditRow.at), col(AuditRow.id))
         )
-        return list(self.session.exec(stmt))
+        return [_entry(row) for row in self.session.exec(stmt)]
 
-    def recent(self, since: datetime, *, kind: AuditKind | str | None = None) -> list[AuditRow]:
-        stmt = select(AuditRow).where(AuditRow.at >= as_utc(since))
+    def by_ids(self, ids: Iterable[int]) -> dict[int, AuditEntry]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        stmt = select(AuditRow).where(AuditRow.portal == self.portal,
+                                      col(AuditRow.id).in_(wanted))
+        return {int(row.id or 0): _entry(row) for row in self.session.exec(stmt)}
+
+    def recent(self, since: datetime, *, kind: AuditKind | str | None = None) -> list[AuditEntry]:
+        stmt = select(AuditRow).where(AuditRow.portal == self.portal, AuditRow.at >= as_utc(since))
         if kind is not None:
             stmt = stmt.where(AuditRow.kind == AuditKind(kind).value)
-        return list(self.session.exec(stmt.order_by(col(AuditRow.at), col(AuditRow.id))))
+        return [_entry(row) for row in
+                self.session.exec(stmt.order_by(col(AuditRow.at), col(AuditRow.id)))]
+
+    def after(self, after_id: int, limit: int) -> list[AuditEntry]:
+        """Rows written after `after_id`, oldest first (a live feed follows the trail)."""
+        stmt = (select(AuditRow).where(AuditRow.portal == self.portal,
+                                       col(AuditRow.id) > after_id)
+                .order_by(col(AuditRow.id)).limit(limit))
+        return [_entry(row) for row in self.session.exec(stmt)]
+
+    def detail_batch(self, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """(row id, detail) after `after_id`, in id order (the one-time scrub)."""
+        stmt = (select(AuditRow.id, AuditRow.detail)
+                .where(AuditRow.portal == self.portal, col(AuditRow.id) > after_id)
+                .order_by(col(AuditRow.id)).limit(limit))
+        return [(int(i or 0), dict(d or {})) for i, d in self.session.exec(stmt)]
+
+    def replace_detail(self, row_id: int, detail: Mapping[str, Any]) -> None:
+        row = self.session.get(AuditRow, row_id)
+        if row is not None and row.portal == self.portal:
+            row.detail = dict(detail)
+            self.session.add(row)

@@ -8,20 +8,21 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from state.repos._sql import upsert
-from state.tables import CursorRow
+from state.tables import DEFAULT_PORTAL, CursorRow
 from state.types import as_utc, utcnow
 
 _T = CursorRow.__table__  # type: ignore[attr-defined]
 
 
 class CursorRepo:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
+        self.portal = portal
 
     def get(self, name: str, *, lock: bool = False) -> str | None:
         """`lock=True` holds an existing cursor row until commit (SELECT ... FOR UPDATE on
         PostgreSQL; SQLite's write transactions are serialised anyway)."""
-        stmt = select(_T.c.value).where(_T.c.name == name)
+        stmt = select(_T.c.value).where(_T.c.portal == self.portal, _T.c.name == name)
         if lock:
             stmt = stmt.with_for_update()
         value = self.session.execute(stmt).scalar()
@@ -32,11 +33,12 @@ class CursorRepo:
         upsert(
             self.session,
             CursorRow,
-            {"name": name, "value": value, "updated_at": at},
-            ["name"],
+            {"portal": self.portal, "name": name, "value": value, "updated_at": at},
+            ["portal", "name"],
             {"value": value, "updated_at": at},
         )
 
     def all(self) -> dict[str, str]:
-        rows = self.session.execute(select(_T.c.name, _T.c.value)).all()
+        rows = self.session.execute(
+            select(_T.c.name, _T.c.value).where(_T.c.portal == self.portal)).all()
         return {str(n): str(v) for n, v in rows}

@@ -1,4 +1,8 @@
-"""Lead rows: idempotent arrival, lifecycle updates, capacity and SLA queries."""
+"""Lead rows: idempotent arrival, lifecycle updates, capacity and SLA queries.
+
+Every query is bound to one portal. Reads hand out `LeadRecord` values, never ORM rows.
+The status itself is only changed by `sync/lifecycle.py` (a test holds `sync/` to it).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,16 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from state.crm_kinds import checked_crm
+from state.records import LeadRecord
 from state.repos._sql import insert_ignore
-from state.tables import OPEN_STATUSES, SLA_RUNNING_STATUSES, Crm, LeadRow, LeadStatus
+from state.tables import (
+    DEFAULT_PORTAL,
+    OPEN_STATUSES,
+    SLA_RUNNING_STATUSES,
+    LeadRow,
+    LeadStatus,
+)
 from state.types import as_utc, utcnow
 
 MAX_ATTRIBUTE_LENGTH = 128
@@ -23,7 +35,7 @@ _PHI_ATTRIBUTE_NAMES = frozenset(
         "description", "diagnosis",
     }
 )  # fmt: skip
-_UPDATABLE = frozenset(LeadRow.model_fields) - {"id", "crm", "crm_id", "first_seen_at"}
+_UPDATABLE = frozenset(LeadRow.model_fields) - {"id", "portal", "crm", "crm_id", "first_seen_at"}
 _DATETIME_FIELDS = frozenset(
     {"created_at", "assigned_at", "owner_written_at", "sla_due", "held_until", "contacted_at"}
 )
@@ -50,13 +62,33 @@ def clean_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
     return out
 
 
-class LeadRepo:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+def record_of(row: LeadRow) -> LeadRecord:
+    return LeadRecord(
+        id=row.id, portal=row.portal, crm=row.crm, crm_id=row.crm_id,
+        created_at=row.created_at, first_seen_at=row.first_seen_at,
+        attributes={str(k): str(v) for k, v in (row.attributes or {}).items()},
+        status=row.status, owner=row.owner, crm_owner_id=row.crm_owner_id,
+        assignment=row.assignment, rule=row.rule, assigned_at=row.assigned_at,
+        owner_written_at=row.owner_written_at, sla_due=row.sla_due, held_until=row.held_until,
+        contacted_at=row.contacted_at, reassignments=row.reassignments,
+        excluded=list(row.excluded or ()), previous_owner=row.previous_owner,
+        updated_at=row.updated_at,
+    )  # fmt: skip
 
-    def get(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRow | None:
+
+class LeadRepo:
+    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
+        self.session = session
+        self.portal = portal
+
+    def get(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRecord | None:
         """`lock=True` holds the row (SELECT ... FOR UPDATE on PostgreSQL) until commit."""
-        stmt = select(LeadRow).where(LeadRow.crm == crm, LeadRow.crm_id == crm_id)
+        row = self._row(crm, crm_id, lock=lock)
+        return None if row is None else record_of(row)
+
+    def _row(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRow | None:
+        stmt = select(LeadRow).where(LeadRow.portal == self.portal, LeadRow.crm == crm,
+                                     LeadRow.crm_id == crm_id)
         if lock:
             stmt = stmt.with_for_update()
         return self.session.exec(stmt).first()
@@ -79,7 +111,8 @@ class LeadRepo:
             self.session,
             LeadRow,
             {
-                "crm": Crm(crm).value,
+                "portal": self.portal,
+                "crm": checked_crm(crm),
                 "crm_id": crm_id,
                 "created_at": as_utc(created_at),
                 "first_seen_at": at,
@@ -90,12 +123,12 @@ class LeadRepo:
                 "excluded": [],
                 "updated_at": at,
             },
-            ["crm", "crm_id"],
+            ["portal", "crm", "crm_id"],
         )
 
     def update(
         self, crm: str, crm_id: str, *, now: datetime | None = None, **changes: Any
-    ) -> LeadRow:
+    ) -> LeadRecord:
         """Set fields of an existing lead; `status` must be a LeadStatus value."""
         row = self._require(crm, crm_id)
         unknown = set(changes) - _UPDATABLE
@@ -114,7 +147,7 @@ class LeadRepo:
         row.updated_at = as_utc(now) if now else utcnow()
         self.session.add(row)
         self.session.flush()
-        return row
+        return record_of(row)
 
     def assign(
         self,
@@ -126,9 +159,11 @@ class LeadRepo:
         rule: str | None,
         sla_due: datetime | None,
         now: datetime,
-    ) -> LeadRow:
-        """Record a routing decision: status `routed`, assignment +1 (read it back for the
-        outbox keys), previous owner kept, re-assignment counted."""
+        status: LeadStatus = LeadStatus.ROUTED,
+    ) -> LeadRecord:
+        """Record a routing decision: `status` (routed, reassigned or escalated_final),
+        assignment +1 (read it back for the outbox keys), previous owner kept, re-assignment
+        counted."""
         row = self._require(crm, crm_id)
         if row.assignment > 0:
             row.reassignments += 1
@@ -138,7 +173,7 @@ class LeadRepo:
         row.crm_owner_id = crm_owner_id
         row.rule = rule
         row.assignment += 1
-        row.status = LeadStatus.ROUTED.value
+        row.status = LeadStatus(status).value
         row.assigned_at = as_utc(now)
         row.sla_due = as_utc(sla_due) if sla_due else None
         row.held_until = None
@@ -146,9 +181,9 @@ class LeadRepo:
         row.updated_at = as_utc(now)
         self.session.add(row)
         self.session.flush()
-        return row
+        return record_of(row)
 
-    def mark_breached(self, crm: str, crm_id: str, *, now: datetime) -> LeadRow:
+    def mark_breached(self, crm: str, crm_id: str, *, now: datetime) -> LeadRecord:
         """SLA missed: status `breached`, the current owner excluded from re-routing."""
         row = self._require(crm, crm_id)
         excluded = set(row.excluded or [])
@@ -159,25 +194,28 @@ class LeadRepo:
         row.updated_at = as_utc(now)
         self.session.add(row)
         self.session.flush()
-        return row
+        return record_of(row)
 
     def open_counts(self) -> dict[str, int]:
         """Open leads per coordinator: owner set and status routed, owner_written,
         task_created or breached (assigned, not yet contacted, not handed over)."""
         stmt = (
             select(LeadRow.owner, func.count())
-            .where(col(LeadRow.status).in_(_values(OPEN_STATUSES)), col(LeadRow.owner).is_not(None))
+            .where(LeadRow.portal == self.portal, col(LeadRow.status).in_(_values(OPEN_STATUSES)),
+                   col(LeadRow.owner).is_not(None))
             .group_by(LeadRow.owner)
         )
         return {str(owner): int(n) for owner, n in self.session.exec(stmt)}
 
-    def due_for_sla(self, now: datetime, *, limit: int = 500, lock: bool = False) -> list[LeadRow]:
+    def due_for_sla(self, now: datetime, *, limit: int = 500, lock: bool = False
+                    ) -> list[LeadRecord]:
         """Leads whose SLA clock runs (routed, owner_written, task_created) and whose
         deadline is at or before `now`, oldest deadline first. `lock` skips rows another
         worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
         stmt = (
             select(LeadRow)
             .where(
+                LeadRow.portal == self.portal,
                 col(LeadRow.status).in_(_values(SLA_RUNNING_STATUSES)),
                 col(LeadRow.sla_due).is_not(None),
                 col(LeadRow.sla_due) <= as_utc(now),
@@ -187,13 +225,15 @@ class LeadRepo:
         )
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(self.session.exec(stmt))
+        return [record_of(row) for row in self.session.exec(stmt)]
 
-    def held_due(self, now: datetime, *, limit: int = 500, lock: bool = False) -> list[LeadRow]:
+    def held_due(self, now: datetime, *, limit: int = 500, lock: bool = False
+                 ) -> list[LeadRecord]:
         """Held leads whose release time has come, earliest first."""
         stmt = (
             select(LeadRow)
             .where(
+                LeadRow.portal == self.portal,
                 LeadRow.status == LeadStatus.HELD.value,
                 col(LeadRow.held_until).is_not(None),
                 col(LeadRow.held_until) <= as_utc(now),
@@ -203,7 +243,7 @@ class LeadRepo:
         )
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(self.session.exec(stmt))
+        return [record_of(row) for row in self.session.exec(stmt)]
 
     def by_status(
         self,
@@ -212,11 +252,11 @@ class LeadRepo:
         limit: int | None = None,
         updated_before: datetime | None = None,
         lock: bool = False,
-    ) -> list[LeadRow]:
+    ) -> list[LeadRecord]:
         """Leads in any of `statuses` (all leads when none given), oldest first; only those
         last changed before `updated_before` when given. `lock` holds the rows and skips
         rows another worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
-        stmt = select(LeadRow)
+        stmt = select(LeadRow).where(LeadRow.portal == self.portal)
         if statuses:
             stmt = stmt.where(col(LeadRow.status).in_(_values(statuses)))
         if owner is not None:
@@ -228,7 +268,7 @@ class LeadRepo:
             stmt = stmt.limit(limit)
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(self.session.exec(stmt))
+        return [record_of(row) for row in self.session.exec(stmt)]
 
     def statuses(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
         """The status of each of `crm_ids` the store knows."""
@@ -236,16 +276,31 @@ class LeadRepo:
         out: dict[str, str] = {}
         for start in range(0, len(ids), 500):
             stmt = select(LeadRow.crm_id, LeadRow.status).where(
-                LeadRow.crm == crm, col(LeadRow.crm_id).in_(ids[start:start + 500]))
+                LeadRow.portal == self.portal, LeadRow.crm == crm,
+                col(LeadRow.crm_id).in_(ids[start:start + 500]))
             out.update({str(cid): str(status) for cid, status in self.session.exec(stmt)})
         return out
 
     def count_by_status(self) -> dict[str, int]:
-        stmt = select(LeadRow.status, func.count()).group_by(LeadRow.status)
+        stmt = (select(LeadRow.status, func.count()).where(LeadRow.portal == self.portal)
+                .group_by(LeadRow.status))
         return {str(status): int(n) for status, n in self.session.exec(stmt)}
 
+    def attribute_batch(self, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """(row id, stored attributes) after `after_id`, in id order (the one-time scrub)."""
+        stmt = (select(LeadRow.id, LeadRow.attributes)
+                .where(LeadRow.portal == self.portal, col(LeadRow.id) > after_id)
+                .order_by(col(LeadRow.id)).limit(limit))
+        return [(int(i or 0), dict(a or {})) for i, a in self.session.exec(stmt)]
+
+    def replace_attributes(self, row_id: int, attributes: Mapping[str, str]) -> None:
+        row = self.session.get(LeadRow, row_id)
+        if row is not None and row.portal == self.portal:
+            row.attributes = dict(attributes)
+            self.session.add(row)
+
     def _require(self, crm: str, crm_id: str) -> LeadRow:
-        row = self.get(crm, crm_id)
+        row = self._row(crm, crm_id)
         if row is None:
             raise LookupError(f"no lead {crm}/{crm_id} in the store")
         return row

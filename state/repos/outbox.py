@@ -1,5 +1,6 @@
 """Pending CRM writes, committed with the decision that caused them and performed later
-by the applier. Idempotent by key (e.g. `lead/<crm-id>/v<assignment>/task`)."""
+by the applier. Idempotent by key (e.g. `lead/<crm-id>/v<assignment>/task`), per portal.
+Reads hand out `OutboxItem` values, never ORM rows."""
 
 from __future__ import annotations
 
@@ -10,22 +11,41 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from state.crm_kinds import checked_crm
+from state.outbox_payloads import OutboxItem, OutboxPayload, key_assignment, outbox_key
 from state.repos._sql import insert_ignore
-from state.tables import Crm, OutboxKind, OutboxRow, OutboxStatus
+from state.tables import DEFAULT_PORTAL, OutboxKind, OutboxRow, OutboxStatus
 from state.types import as_utc, utcnow
 
 MAX_ERROR_LENGTH = 200
 DEFAULT_LEASE = timedelta(minutes=2)
 
 
-def outbox_key(crm_id: str, assignment: int, kind: OutboxKind | str) -> str:
-    """The idempotency key convention: `lead/<crm-id>/v<assignment>/<kind>`."""
-    return f"lead/{crm_id}/v{assignment}/{OutboxKind(kind).value}"
+def item_of(row: OutboxRow) -> OutboxItem:
+    assert row.id is not None
+    return OutboxItem(row.id, row.key, row.crm, row.crm_id, row.kind, key_assignment(row.key),
+                      row.status, row.attempts, row.next_attempt_at, dict(row.payload or {}),
+                      row.last_error, row.result, row.done_at)
 
 
 class OutboxRepo:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
+        self.portal = portal
+
+    def enqueue_for(self, crm: str, crm_id: str, assignment: int, payload: OutboxPayload, *,
+                    now: datetime | None = None) -> bool:
+        """Queue a typed write for one assignment of a lead (the key is made here)."""
+        return self.enqueue(outbox_key(crm_id, assignment, payload.kind), crm, crm_id,
+                            payload.kind, payload.to_json(), now=now)
+
+    def get_for(self, crm_id: str, assignment: int, kind: OutboxKind) -> OutboxItem | None:
+        return self.get(outbox_key(crm_id, assignment, kind))
+
+    def task_results(self, leads: Iterable[tuple[str, int]]) -> dict[str, str | None]:
+        """Created task ids of the given (crm id, assignment) pairs, by CRM id."""
+        keys = {outbox_key(crm_id, n, OutboxKind.TASK): crm_id for crm_id, n in leads}
+        return {keys[key]: value for key, value in self.done_results(keys).items()}
 
     def enqueue(
         self,
@@ -44,8 +64,9 @@ class OutboxRepo:
             self.session,
             OutboxRow,
             {
+                "portal": self.portal,
                 "key": key,
-                "crm": Crm(crm).value,
+                "crm": checked_crm(crm),
                 "crm_id": crm_id,
                 "kind": OutboxKind(kind).value,
                 "payload": dict(payload),
@@ -54,11 +75,16 @@ class OutboxRepo:
                 "created_at": at,
                 "next_attempt_at": as_utc(not_before) if not_before else at,
             },
-            ["key"],
+            ["portal", "key"],
         )
 
-    def get(self, key: str) -> OutboxRow | None:
-        return self.session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
+    def get(self, key: str) -> OutboxItem | None:
+        row = self._by_key(key)
+        return None if row is None else item_of(row)
+
+    def _by_key(self, key: str) -> OutboxRow | None:
+        return self.session.exec(select(OutboxRow).where(
+            OutboxRow.portal == self.portal, OutboxRow.key == key)).first()
 
     def done_results(self, keys: Iterable[str]) -> dict[str, str | None]:
         """`result` of the done rows among `keys` (e.g. created task ids), in one query."""
@@ -66,7 +92,8 @@ class OutboxRepo:
         if not wanted:
             return {}
         stmt = select(OutboxRow.key, OutboxRow.result).where(
-            col(OutboxRow.key).in_(wanted), OutboxRow.status == OutboxStatus.DONE.value
+            OutboxRow.portal == self.portal, col(OutboxRow.key).in_(wanted),
+            OutboxRow.status == OutboxStatus.DONE.value,
         )
         return {str(key): result for key, result in self.session.exec(stmt)}
 
@@ -77,10 +104,15 @@ class OutboxRepo:
         *,
         kind: OutboxKind | str | None = None,
         lock: bool = False,
-    ) -> list[OutboxRow]:
+    ) -> list[OutboxItem]:
         """Pending rows due at `now`, in enqueue order (a lead's owner write precedes its
         task). `lock` skips rows another worker holds (FOR UPDATE SKIP LOCKED on PG)."""
+        return [item_of(row) for row in self._pending(limit, now, kind=kind, lock=lock)]
+
+    def _pending(self, limit: int, now: datetime, *, kind: OutboxKind | str | None,
+                 lock: bool) -> list[OutboxRow]:
         stmt = select(OutboxRow).where(
+            OutboxRow.portal == self.portal,
             OutboxRow.status == OutboxStatus.PENDING.value,
             col(OutboxRow.next_attempt_at) <= as_utc(now),
         )
@@ -98,7 +130,7 @@ class OutboxRepo:
         *,
         lease: timedelta = DEFAULT_LEASE,
         kind: OutboxKind | str | None = None,
-    ) -> list[OutboxRow]:
+    ) -> list[OutboxItem]:
         """Take due pending rows for `lease`: their next attempt moves to now + lease, so
         other workers skip them, and if this one crashes they come due again (at-least-once).
 
@@ -106,13 +138,26 @@ class OutboxRepo:
         SQLite a unit of work holds the write lock), then `mark_done`/`mark_failed` in a
         new unit.
         """
-        rows = self.pending(limit, now, kind=kind, lock=True)
+        rows = self._pending(limit, now, kind=kind, lock=True)
         until = as_utc(now) + lease
         for row in rows:
             row.next_attempt_at = until
             self.session.add(row)
         self.session.flush()
-        return rows
+        return [item_of(row) for row in rows]
+
+    def count_attempt(self, outbox_id: int) -> int:
+        """attempts + 1 before a non-idempotent call (so a retry looks before it creates)."""
+        row = self._require(outbox_id)
+        row.attempts += 1
+        self.session.add(row)
+        return row.attempts
+
+    def defer(self, outbox_id: int, until: datetime) -> None:
+        """Give a claimed row back, due at `until`, with no attempt counted."""
+        row = self._require(outbox_id)
+        row.next_attempt_at = as_utc(until)
+        self.session.add(row)
 
     def renew(self, held: Mapping[int, tuple[datetime, int]], until: datetime) -> set[int]:
         """Extend this worker's claim on rows to `until`; returns the ids still held.
@@ -128,6 +173,7 @@ class OutboxRepo:
                 update(OutboxRow)
                 .where(
                     col(OutboxRow.id) == outbox_id,
+                    col(OutboxRow.portal) == self.portal,
                     col(OutboxRow.status) == OutboxStatus.PENDING.value,
                     col(OutboxRow.next_attempt_at) == as_utc(claimed_until),
                     col(OutboxRow.attempts) == attempts,
@@ -140,16 +186,16 @@ class OutboxRepo:
 
     def mark_done(
         self, outbox_id: int, result: str | None = None, *, now: datetime | None = None
-    ) -> OutboxRow:
+    ) -> OutboxItem:
         row = self._require(outbox_id)
         row.status = OutboxStatus.DONE.value
         row.result = result
         row.done_at = as_utc(now) if now else utcnow()
         row.last_error = None
         self.session.add(row)
-        return row
+        return item_of(row)
 
-    def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None) -> OutboxRow:
+    def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None) -> OutboxItem:
         """attempts + 1. With `retry_at` the row stays pending until then; without, it is
         `failed` for good. Keep `error` short and free of lead data (it is truncated)."""
         row = self._require(outbox_id)
@@ -160,7 +206,7 @@ class OutboxRepo:
         else:
             row.next_attempt_at = as_utc(retry_at)
         self.session.add(row)
-        return row
+        return item_of(row)
 
     def cancel_for_lead(
         self, crm: str, crm_id: str, *, kinds: Iterable[OutboxKind | str] | None = None
@@ -169,6 +215,7 @@ class OutboxRepo:
         stmt = (
             update(OutboxRow)
             .where(
+                col(OutboxRow.portal) == self.portal,
                 col(OutboxRow.crm) == crm,
                 col(OutboxRow.crm_id) == crm_id,
                 col(OutboxRow.status) == OutboxStatus.PENDING.value,
@@ -181,11 +228,12 @@ class OutboxRepo:
         return int(getattr(result, "rowcount", 0))
 
     def count_by_status(self) -> dict[str, int]:
-        stmt = select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+        stmt = (select(OutboxRow.status, func.count()).where(OutboxRow.portal == self.portal)
+                .group_by(OutboxRow.status))
         return {str(status): int(n) for status, n in self.session.exec(stmt)}
 
     def _require(self, outbox_id: int) -> OutboxRow:
         row = self.session.get(OutboxRow, outbox_id)
-        if row is None:
+        if row is None or row.portal != self.portal:
             raise LookupError(f"no outbox row {outbox_id}")
         return row

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from routing.models import PointerUpdate, RosterState
 from state.repos._sql import dialect_name, upsert
 from state.repos.leads import LeadRepo
-from state.tables import PointerRow
+from state.tables import DEFAULT_PORTAL, PointerRow
 
 _T = PointerRow.__table__  # type: ignore[attr-defined]
 # Held for the rest of the transaction by whoever routes (PostgreSQL); SQLite's
@@ -17,8 +17,9 @@ ROUTING_LOCK = 0x1EAD_0002
 
 
 class PointerRepo:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
+        self.portal = portal
 
     def lock_routing(self) -> None:
         """Serialise routing decisions across workers until the transaction ends.
@@ -28,7 +29,9 @@ class PointerRepo:
         makes read-route-write atomic. No-op on SQLite (the write lock is already held).
         """
         if dialect_name(self.session) == "postgresql":
-            self.session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK)))
+            # one lock per portal: portals never share a pointer or a coordinator's count
+            self.session.execute(select(func.pg_advisory_xact_lock(
+                ROUTING_LOCK, func.hashtext(self.portal))))
 
     def load_roster(self, away: frozenset[str] = frozenset(), *, lock: bool = True) -> RosterState:
         """Open counts and pointers as routing's `RosterState`.
@@ -41,14 +44,14 @@ class PointerRepo:
         last: dict[str, str] = {}
         weights: dict[str, dict[str, int]] = {}
         for key, last_assigned, w in self.session.execute(
-            select(_T.c.key, _T.c.last_assigned, _T.c.weights)
+            select(_T.c.key, _T.c.last_assigned, _T.c.weights).where(_T.c.portal == self.portal)
         ):
             if last_assigned is not None:
                 last[str(key)] = str(last_assigned)
             if w:
                 weights[str(key)] = {str(c): int(v) for c, v in dict(w).items()}
         return RosterState(
-            open_counts=LeadRepo(self.session).open_counts(),
+            open_counts=LeadRepo(self.session, self.portal).open_counts(),
             last_assigned=last,
             weights=weights,
             away=frozenset(away),
@@ -56,7 +59,7 @@ class PointerRepo:
 
     def save_pointer(self, update: PointerUpdate) -> None:
         """Upsert; a field left None in the update keeps its stored value."""
-        values: dict[str, object] = {"key": update.key}
+        values: dict[str, object] = {"portal": self.portal, "key": update.key}
         changes: dict[str, object] = {}
         if update.last_assigned is not None:
             changes["last_assigned"] = update.last_assigned
@@ -66,11 +69,12 @@ class PointerRepo:
         values.setdefault("weights", {})
         if not changes:
             changes = {"key": update.key}
-        upsert(self.session, PointerRow, values, ["key"], changes)
+        upsert(self.session, PointerRow, values, ["portal", "key"], changes)
 
     def get(self, key: str) -> PointerUpdate | None:
         row = self.session.execute(
-            select(_T.c.last_assigned, _T.c.weights).where(_T.c.key == key)
+            select(_T.c.last_assigned, _T.c.weights).where(_T.c.portal == self.portal,
+                                                           _T.c.key == key)
         ).first()
         if row is None:
             return None

@@ -11,25 +11,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from routing.models import Condition, Op
-from sync.config.reader import Section
+from sync.config.reader import Problems
 from sync.vocabulary import MAX_VALUE_LENGTH, OTHER
 
 
-def build_conditions(rule: Section, fields: Mapping[str, str]) -> tuple[Condition, ...]:
-    when = rule.table("when")
-    if when is None:
-        return ()
+def build_conditions(problems: Problems, rule: str, when: Mapping[str, Any],
+                     fields: Mapping[str, str]) -> tuple[Condition, ...]:
+    """The conditions of the rule at path `rule`; each bad one is a problem."""
     conditions: list[Condition] = []
-    for attribute in list(when.data):
-        value = when.raw(attribute)
+    for attribute, value in when.items():
+        path = f"{rule}.when.{attribute}"
         if attribute not in fields:
-            when.error(attribute, f'"{attribute}" is not a lead attribute named in [fields]')
+            problems.add(path, f'"{attribute}" is not a lead attribute named in [fields]')
             continue
         condition = _condition(attribute, value)
         if not isinstance(condition, str):
             condition = _storable(condition)
         if isinstance(condition, str):
-            when.error(attribute, condition)
+            problems.add(path, condition)
         else:
             conditions.append(condition)
     return tuple(conditions)

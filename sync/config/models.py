@@ -1,56 +1,122 @@
-"""The validated configuration: frozen, typed, built only by `sync.config.load_config`."""
+"""The validated configuration: frozen, typed, built only by `sync.config.load_config`.
 
-# The connector settings live with the connectors (which must not import sync);
-# they are re-exported here because the config file is where they come from.
+`ServiceConfig` and `EscalationConfig` are the pydantic models their tables are validated
+with; the CRM's table is validated by the selected connector plugin's own settings model.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-__all__ = ["Config", "EscalationConfig", "HubSpotConfig", "SalesforceConfig", "ServiceConfig"]
+from pydantic import AfterValidator, BeforeValidator
 
-from connectors.settings import HubSpotConfig, SalesforceConfig
+from connectors.plugin import (
+    DAY,
+    HOUR,
+    MINUTE,
+    MS,
+    SECOND,
+    ReadableFile,
+    SettingsModel,
+    describe,
+    shown,
+    span,
+    whole,
+)
 from routing.models import Rulebook
 
+__all__ = ["Config", "EscalationConfig", "IPNetwork", "ServiceConfig"]
+
 IPNetwork = IPv4Network | IPv6Network
+MAX_WEBHOOK_BYTES = 16 * 1024 * 1024
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(?P<port>\d{1,5})$")
 
 
-@dataclass(frozen=True)
-class ServiceConfig:
-    state_url: str = "sqlite:///leadrouter.db"
-    backfill: timedelta = timedelta(hours=24)
-    poll_interval: timedelta = timedelta(seconds=30)
-    escalation_interval: timedelta = timedelta(minutes=1)
-    apply_interval: timedelta = timedelta(seconds=5)
+def _state_url(url: str) -> str:
+    if not re.match(r"^(sqlite|postgresql(\+psycopg)?)://", url):
+        raise ValueError('must start with "sqlite:///" or "postgresql+psycopg://"')
+    return url
+
+
+def _listen(value: object) -> object:
+    """`"HOST:PORT"` -> (host, port); an IPv6 host is written in brackets."""
+    if isinstance(value, tuple):  # the default, or from code
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {describe(value)}")
+    match = _LISTEN.match(value)
+    if not match or not 0 < int(match["port"]) < 65536:
+        raise ValueError(f'{shown(value)} is not HOST:PORT like "127.0.0.1:8080"')
+    return match["host"].strip("[]"), int(match["port"])
+
+
+def _network(value: object) -> object:
+    """CIDR notation; a bare address is a /32 or /128."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f'"{value[:60]}" is not a network like "13.108.0.0/14" or an IP '
+                         "address") from None
+
+
+def _base_url(url: str) -> str:
+    url = url.rstrip("/")
+    if url and not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url):
+        raise ValueError(f'{shown(url)} must be a base URL like "https://leads.example.org" '
+                         "(no query)")
+    return url
+
+
+Network = Annotated[IPNetwork, BeforeValidator(_network)]
+
+
+class ServiceConfig(SettingsModel):
+    """`[service]`; bounds documented in config.example.toml."""
+
+    state_url: Annotated[str, AfterValidator(_state_url)] = "sqlite:///leadrouter.db"
+    backfill: Annotated[timedelta, span(HOUR, 90 * DAY)] = timedelta(hours=24)
+    poll_interval: Annotated[timedelta, span(SECOND, DAY)] = timedelta(seconds=30)
+    escalation_interval: Annotated[timedelta, span(100 * MS, DAY)] = timedelta(minutes=1)
+    apply_interval: Annotated[timedelta, span(100 * MS, HOUR)] = timedelta(seconds=5)
     # how long a worker holds outbox rows it took; a crashed worker's rows come back after it
-    claim_lease: timedelta = timedelta(minutes=2)
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
-    webhook_max_bytes: int = 1_048_576
-    log_format: str = "auto"  # auto | json | console
-    # the public base URL HubSpot calls (behind a proxy); "" = rebuilt from each request
-    public_url: str = ""
+    claim_lease: Annotated[timedelta, span(SECOND, DAY)] = timedelta(minutes=2)
+    listen: Annotated[tuple[str, int], BeforeValidator(_listen)] = ("127.0.0.1", 8080)
+    webhook_max_bytes: Annotated[int, whole(1024, MAX_WEBHOOK_BYTES)] = 1_048_576
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # the public base URL the CRM calls (behind a proxy); "" = rebuilt from each request
+    public_url: Annotated[str, AfterValidator(_base_url)] = ""
     # -- HTTP intake limits and defences (config.example.toml explains each) --
-    webhook_rate: int = 600  # webhook events stored per minute, per source (429 beyond)
-    webhook_allow: tuple[IPNetwork, ...] = ()  # source networks of webhooks; () = any
+    webhook_rate: Annotated[int, whole(1, 1_000_000)] = 600  # events per minute, per source
+    webhook_allow: tuple[Network, ...] = ()  # source networks of webhooks; () = any
     # peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the TLS proxy)
-    trusted_proxies: tuple[IPNetwork, ...] = (ip_network("127.0.0.1/32"),
-                                              ip_network("::1/128"))
-    tls_cert: str = ""  # serve HTTPS directly (PEM files); "" = plain HTTP
-    tls_key: str = ""
-    max_connections: int = 256  # open HTTP connections (also kept below the open-file limit)
-    header_timeout: timedelta = timedelta(seconds=10)  # to receive a request's head
-    body_timeout: timedelta = timedelta(seconds=30)  # to receive its body, once the head is in
+    trusted_proxies: tuple[Network, ...] = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
+    tls_cert: ReadableFile = ""  # serve HTTPS directly (PEM files); "" = plain HTTP
+    tls_key: ReadableFile = ""
+    # open HTTP connections (also kept below the open-file limit)
+    max_connections: Annotated[int, whole(8, 100_000)] = 256
+    header_timeout: Annotated[timedelta, span(SECOND, 5 * MINUTE)] = timedelta(seconds=10)
+    body_timeout: Annotated[timedelta, span(SECOND, HOUR)] = timedelta(seconds=30)
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen[0]
+
+    @property
+    def listen_port(self) -> int:
+        return self.listen[1]
 
 
-@dataclass(frozen=True)
-class EscalationConfig:
-    max_reassignments: int = 2
-    final_owner: str | None = None
+class EscalationConfig(SettingsModel):
+    max_reassignments: Annotated[int, whole(0, 20)] = 2
+    final_owner: Annotated[str | None, AfterValidator(lambda v: v or None)] = None
 
 
 @dataclass(frozen=True)
@@ -58,10 +124,12 @@ class Config:
     source: Path | None
     service: ServiceConfig
     crm_kind: str
-    hubspot: HubSpotConfig | None
-    salesforce: SalesforceConfig | None
+    # the selected connector plugin's validated `[crm.<kind>]` settings (its settings_model)
+    crm_settings: Any
     # lead attribute -> CRM property / field name
     fields: Mapping[str, str]
     rulebook: Rulebook
     escalation: EscalationConfig
     zip_attribute: str = "zip"
+
+

@@ -9,9 +9,7 @@ from collections import Counter
 from datetime import datetime
 from typing import TextIO
 
-from sqlmodel import col, select
-
-from state import AuditKind, AuditRow, Store
+from state import AuditEntry, AuditKind, Store
 
 
 def _clock(at: datetime) -> str:
@@ -43,11 +41,7 @@ class AuditFeed(threading.Thread):
     def drain(self) -> None:
         try:
             with self.store.unit_of_work(read_only=True) as uow:
-                rows = list(uow.session.exec(
-                    select(AuditRow).where(col(AuditRow.id) > self.last_id)
-                    .order_by(col(AuditRow.id)).limit(500)))
-                for row in rows:
-                    uow.session.expunge(row)
+                rows = uow.audit.after(self.last_id, 500)
         except Exception:  # the store is busy or closing: try again next tick
             return
         for row in rows:
@@ -58,7 +52,7 @@ class AuditFeed(threading.Thread):
         if rows:
             self.out.flush()
 
-    def line(self, row: AuditRow) -> str | None:
+    def line(self, row: AuditEntry) -> str | None:
         kind, detail, lead = row.kind, row.detail or {}, row.crm_id
         self.counts[kind] += 1
         if kind == AuditKind.ARRIVED:

@@ -8,12 +8,14 @@ import math
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 
+from connectors.plugin import SettingsModel, number, span, whole
 from sync.cli import main
 from sync.config import parse_duration
-from sync.config.reader import LineIndex, Problems, Section
+from sync.config.reader import LineIndex, Problems
 from tests.config.examples import EXAMPLE, ROOT, broken, check, salesforce
 
 NINES = "9" * 400
@@ -186,11 +188,24 @@ def test_values_at_every_limit_still_route(tmp_path: Path,
         assert any(d["status"] == "assigned" for d in decisions)
 
 
-# --- the mechanism: reader accessors, used by every key -------------------------------------
+# --- the mechanism: the bounded types every key is declared with ----------------------------
 
-def section(**values: object) -> tuple[Section, Problems]:
+class Bounded(SettingsModel):
+    x: Annotated[float, number(0.0, 100.0)] = 1.0
+
+
+class Unbounded(SettingsModel):
+    """Keys declared without bounds of their own: the default maxima still apply."""
+
+    x: Annotated[float, number()] = 1.0
+    n: Annotated[int, whole()] = 1
+    d: Annotated[timedelta, span()] = timedelta(days=1)
+
+
+def validated(kind: type[SettingsModel], **values: object
+              ) -> tuple[SettingsModel | None, Problems]:
     problems = Problems(LineIndex(""))
-    return Section(dict(values), "t", problems), problems
+    return problems.validate(kind, dict(values), "t"), problems
 
 
 @pytest.mark.parametrize("text", ["9000000d", "99999999999d", f"{NINES}d", "367d",
@@ -209,17 +224,16 @@ def test_parse_duration_keeps_working_within_bounds() -> None:
 
 @pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e300, 10**30, -5])
 def test_number_refuses_non_finite_and_out_of_range(value: float) -> None:
-    s, problems = section(x=value)
-    assert s.number("x", 1.0, minimum=0.0, maximum=100.0) == 1.0
+    result, problems = validated(Bounded, x=value)
+    assert result is None  # nothing after validation ever sees the bad value
     assert len(problems.items) == 1 and problems.items[0].path == "t.x", problems.items
 
 
 def test_number_and_integer_have_an_upper_bound_by_default() -> None:
-    s, problems = section(x=1e12, n=10**12, d="400d")
-    assert s.number("x", 1.0) == 1.0
-    assert s.integer("n", 1) == 1
-    assert s.duration("d", "1d") == timedelta(days=1)
+    result, problems = validated(Unbounded, x=1e12, n=10**12, d="400d")
+    assert result is None
     assert [p.path for p in problems.items] == ["t.x", "t.n", "t.d"]
+    assert validated(Unbounded)[0] == Unbounded(x=1.0, n=1, d=timedelta(days=1))
 
 
 @pytest.mark.parametrize(("value", "pattern"), [

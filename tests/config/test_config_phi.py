@@ -12,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from sync.config.phi import is_identity_field, normalise
+from connectors.hubspot.plugin import PLUGIN as HUBSPOT
+from connectors.salesforce.plugin import PLUGIN as SALESFORCE
+from sync.config.phi import identity_names, is_identity_field, normalise
 from tests.config.examples import broken, check, salesforce
 
 LANGUAGE = 'language = "preferred_language"'
+# the generic names plus every connector plugin's own
+EVERY_CRM = identity_names(HUBSPOT.phi_field_names | SALESFORCE.phi_field_names)
 
 # (case, config text, key); the refusal names the key and points at its line
 CASES = [
@@ -102,7 +106,7 @@ def test_routing_attributes_still_pass(mapping: str, tmp_path: Path,
     ("city", False), ("lifecyclestage", False), ("email_opt_in", False),
 ])
 def test_identity_names_are_compared_normalised(name: str, identity: bool) -> None:
-    assert is_identity_field(name) is identity, normalise(name)
+    assert is_identity_field(name, EVERY_CRM) is identity, normalise(name)
 
 
 def test_check_refuses_every_attribute_name_the_store_refuses() -> None:

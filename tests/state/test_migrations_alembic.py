@@ -24,18 +24,20 @@ from sqlmodel import SQLModel
 from sandbox.hubspot import HubSpotSandbox
 from state import SCHEMA_VERSION, StoreError, open_store
 from state import migrations as mig
-from state.tables import STATE_TABLES, SchemaMetaRow
+from state.tables import STATE_TABLES
 from sync.cycle import run_cycle
 from tests.conftest import PgServer
 from tests.pipeline.conftest import hubspot_context, lead_rows, seed
 from tests.state.conftest import open_concurrently
 from tests.state.revisions import probe_revisions
+from tests.state.v1_schema import SCHEMA_META, V1_TABLES
 
 FIXTURE = Path(__file__).parent / "data" / "v1_state.sqlite3"
 FIXTURE_LEADS = {"90000001": "contacted", "90000002": "contacted", "90000003": "skipped"}
 FIXTURE_CURSOR = "1793541600000"  # hubspot:poll in the fixture (2026-11-01 14:00 UTC)
-META = SchemaMetaRow.__table__  # type: ignore[attr-defined]
+META = SCHEMA_META
 TABLE_NAMES = sorted(t.name for t in STATE_TABLES)
+V1_TABLE_NAMES = sorted(t.name for t in V1_TABLES)
 
 
 @pytest.fixture
@@ -51,19 +53,32 @@ def _engine(url: str) -> Engine:
 
 
 def snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every state table, in primary key order."""
+    """Every row of every release-1 table, in release 1's key order, with its release-1
+    columns (the upgrade adds `portal`: checked to be "default" on every existing row)."""
     engine = _engine(url)
     try:
         with engine.connect() as conn:
-            return {
-                table.name: [
+            out: dict[str, list[dict[str, Any]]] = {}
+            for table in V1_TABLES:
+                columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
+                if "portal" in columns:
+                    portals = set(
+                        conn.execute(text(f'SELECT DISTINCT portal FROM "{table.name}"')).scalars()
+                    )
+                    assert portals <= {"default"}, f"{table.name}: rows outside the portal"
+                out[table.name] = [
                     dict(row._mapping)
                     for row in conn.execute(select(table).order_by(*table.primary_key.columns))
                 ]
-                for table in STATE_TABLES
-            }
+            return out
     finally:
         engine.dispose()
+
+
+def without_meta(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows but `schema_meta`'s, which the upgrade to version 2 rewrites (checked apart)."""
+    assert [r["version"] for r in rows["schema_meta"]] in ([1], [SCHEMA_VERSION])
+    return {name: table for name, table in rows.items() if name != "schema_meta"}
 
 
 def alembic_rows(url: str) -> list[str]:
@@ -99,10 +114,12 @@ def previous_release_postgres(pg_server: PgServer) -> str:
     try:
         with source.connect() as src, target.begin() as dst:
             # what state/migrations.py did before Alembic on an empty database
-            SQLModel.metadata.create_all(dst, tables=list(STATE_TABLES))
-            for table in STATE_TABLES:
-                rows = [dict(r._mapping) for r in src.execute(select(table).order_by(
-                    *table.primary_key.columns))]
+            SQLModel.metadata.create_all(dst, tables=list(V1_TABLES))
+            for table in V1_TABLES:
+                rows = [
+                    dict(r._mapping)
+                    for r in src.execute(select(table).order_by(*table.primary_key.columns))
+                ]
                 if not rows:
                     continue
                 if table.name != META.name and "id" in table.c:
@@ -130,12 +147,12 @@ def test_fixture_is_a_pre_alembic_version_1_database() -> None:
         with engine.connect() as conn:
             assert mig.read_version(conn) == 1
             assert not inspect(conn).has_table("alembic_version")
-            assert set(TABLE_NAMES) <= set(inspect(conn).get_table_names())
+            assert set(V1_TABLE_NAMES) <= set(inspect(conn).get_table_names())
     finally:
         engine.dispose()
     rows = snapshot(f"sqlite:///{FIXTURE}")
     assert {r["crm_id"]: r["status"] for r in rows["lead"]} == FIXTURE_LEADS
-    assert all(rows[name] for name in TABLE_NAMES), "every table has rows"
+    assert all(rows[name] for name in V1_TABLE_NAMES), "every table has rows"
 
 
 def test_previous_release_upgrades_in_place_and_runs_a_cycle(
@@ -148,7 +165,8 @@ def test_previous_release_upgrades_in_place_and_runs_a_cycle(
     store.check()
     store.close()
     assert alembic_rows(previous_url) == [mig.HEAD_REVISION]
-    assert snapshot(previous_url) == before, "stamping and upgrading changed a row"
+    assert without_meta(snapshot(previous_url)) == without_meta(before), (
+        "stamping and upgrading changed a row")
 
     ids = seed(box, 6)
     ctx = hubspot_context(box, previous_url)
@@ -164,6 +182,10 @@ def test_previous_release_upgrades_in_place_and_runs_a_cycle(
             assert int(uow.cursors.get("hubspot:poll") or 0) > int(FIXTURE_CURSOR)
             kinds = [a.kind for a in uow.audit.for_lead("hubspot", "90000001")]
             assert kinds == ["arrived", "decision", "contact_attempt"]
+            # the upgrade turned the old audit trail into lead events, in order
+            events = uow.events.for_lead("hubspot", "90000001")
+            assert [e.event for e in events] == ["arrived", "routed", "contacted"]
+            assert all(e.audit_id is not None for e in events)
     finally:
         ctx.close()
     after = snapshot(previous_url)
@@ -179,7 +201,7 @@ def test_previous_release_upgrades_in_place_and_runs_a_cycle(
         assert {k: leads_after[row["crm_id"]][k] for k in kept} == kept
     assert after["inbox"] == []
     assert {r["key"] for r in before["pointer"]} <= {r["key"] for r in after["pointer"]}
-    assert after["schema_meta"] == before["schema_meta"]
+    assert [r["version"] for r in after["schema_meta"]] == [SCHEMA_VERSION]
     assert alembic_rows(previous_url) == [mig.HEAD_REVISION]
 
 
@@ -188,7 +210,9 @@ def test_previous_release_is_refused_by_a_non_migrating_open_until_migrated(
 ) -> None:
     """check_version's role (e.g. the webhook handle opens with migrate_schema=False): a
     database nobody has upgraded yet is refused, clearly; after a migrating open it is fine."""
-    with pytest.raises(StoreError, match="no schema revision, this leadrouter needs 0001"):
+    with pytest.raises(
+        StoreError, match=f"schema version 1, this leadrouter needs {SCHEMA_VERSION}"
+    ):
         open_store(previous_url, migrate_schema=False)
     assert alembic_rows_missing(previous_url), "a non-migrating open must not stamp"
     open_store(previous_url).close()
@@ -199,7 +223,7 @@ def test_concurrent_first_opens_of_a_previous_release_stamp_once(previous_url: s
     before = snapshot(previous_url)
     assert open_concurrently(previous_url) == []
     assert alembic_rows(previous_url) == [mig.HEAD_REVISION]
-    assert snapshot(previous_url) == before
+    assert without_meta(snapshot(previous_url)) == without_meta(before)
 
 
 def test_fresh_database_gets_the_head(state_url: str) -> None:
@@ -230,7 +254,9 @@ def test_unknown_newer_revision_is_refused(state_url: str) -> None:
         engine.dispose()
     with pytest.raises(StoreError, match="revision 0099, newer than this leadrouter supports"):
         open_store(state_url)
-    with pytest.raises(StoreError, match="schema revision 0099, this leadrouter needs 0001"):
+    with pytest.raises(
+        StoreError, match=f"schema revision 0099, this leadrouter needs {mig.HEAD_REVISION}"
+    ):
         open_store(state_url, migrate_schema=False)
     assert alembic_rows(state_url) == ["0099"], "a refused open changes nothing"
 
@@ -256,7 +282,7 @@ def test_newer_pre_alembic_version_is_refused(sqlite_url: str) -> None:
     engine = _engine(sqlite_url)
     try:
         with engine.begin() as conn:
-            SQLModel.metadata.create_all(conn, tables=list(STATE_TABLES))
+            SQLModel.metadata.create_all(conn, tables=list(V1_TABLES))
             conn.execute(META.insert().values(id=1, version=2, updated_at=mig.utcnow()))
     finally:
         engine.dispose()
@@ -293,8 +319,7 @@ def _schema(url: str) -> dict[str, Any]:
             return {
                 name: {
                     "columns": [
-                        (c["name"], str(c["type"]), c["nullable"])
-                        for c in insp.get_columns(name)
+                        (c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(name)
                     ],
                     "pk": insp.get_pk_constraint(name)["constrained_columns"],
                     "unique": sorted(
@@ -318,8 +343,10 @@ def _sqlite_ddl(url: str) -> set[tuple[str, str, str | None]]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT type, name, sql FROM sqlite_master WHERE name != 'alembic_version'"
-                     " AND name NOT LIKE 'sqlite_autoindex_alembic%'")
+                text(
+                    "SELECT type, name, sql FROM sqlite_master WHERE name != 'alembic_version'"
+                    " AND name NOT LIKE 'sqlite_autoindex_alembic%'"
+                )
             )
             return {(str(r[0]), str(r[1]), r[2]) for r in rows}
     finally:
@@ -330,13 +357,27 @@ def test_baseline_is_the_pre_alembic_schema(state_url: str, tmp_path: Path) -> N
     """The baseline revision creates exactly what create_all created: same tables,
     columns, types, nullability, keys, unique constraints and indexes (on SQLite: the same
     DDL text, compared with the committed previous-release file too)."""
-    open_store(state_url).close()
+    _baseline_only(state_url)
     if state_url.startswith("sqlite"):
         old_url = previous_release_sqlite(tmp_path)
         assert _sqlite_ddl(state_url) == _sqlite_ddl(old_url)
     else:
         old_url = _old_create_path_pg(state_url)
     assert _schema(state_url) == _schema(old_url)
+
+
+def _baseline_only(url: str) -> None:
+    """Run the baseline revision alone on an empty database."""
+    from alembic import command
+
+    engine = _engine(url)
+    config = mig.alembic_config()
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, mig.BASELINE_REVISION)
+    finally:
+        engine.dispose()
 
 
 def _old_create_path_pg(fresh_url: str) -> str:
@@ -352,7 +393,7 @@ def _old_create_path_pg(fresh_url: str) -> str:
     engine = _engine(f"{base}/{old}")
     try:
         with engine.begin() as conn:
-            SQLModel.metadata.create_all(conn, tables=list(STATE_TABLES))
+            SQLModel.metadata.create_all(conn, tables=list(V1_TABLES))
     finally:
         engine.dispose()
     return f"{base}/{old}"
@@ -370,8 +411,12 @@ def test_importing_the_store_loads_no_alembic_and_opens_nothing() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'), made)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=Path(__file__).parents[2], capture_output=True,
-        text=True, timeout=60, check=False,
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[] []"

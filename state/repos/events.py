@@ -1,0 +1,66 @@
+"""Lead events: appended with each lifecycle transition, read by `explain` and the report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from state.records import LeadEventRecord
+from state.tables import DEFAULT_PORTAL, LeadEventRow
+from state.types import as_utc
+
+
+def _record(row: LeadEventRow) -> LeadEventRecord:
+    return LeadEventRecord(row.id, row.portal, row.crm, row.crm_id, row.assignment, row.event,
+                           row.from_status, row.to_status, row.coordinator, row.rule, row.at,
+                           row.audit_id, dict(row.detail or {}))
+
+
+class LeadEventRepo:
+    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
+        self.session = session
+        self.portal = portal
+
+    def append(
+        self,
+        crm: str,
+        crm_id: str,
+        event: str,
+        at: datetime,
+        *,
+        from_status: str | None,
+        to_status: str,
+        assignment: int,
+        coordinator: str | None = None,
+        rule: str | None = None,
+        audit_id: int | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> LeadEventRecord:
+        row = LeadEventRow(portal=self.portal, crm=crm, crm_id=crm_id, assignment=assignment,
+                           event=event, from_status=from_status, to_status=to_status,
+                           coordinator=coordinator, rule=rule, at=as_utc(at), audit_id=audit_id,
+                           detail=dict(detail or {}))
+        self.session.add(row)
+        self.session.flush()
+        return _record(row)
+
+    def for_lead(self, crm: str, crm_id: str) -> list[LeadEventRecord]:
+        stmt = (select(LeadEventRow)
+                .where(LeadEventRow.portal == self.portal, LeadEventRow.crm == crm,
+                       LeadEventRow.crm_id == crm_id)
+                .order_by(col(LeadEventRow.id)))
+        return [_record(row) for row in self.session.exec(stmt)]
+
+    def since(self, since: datetime, *, event: str | None = None,
+              limit: int | None = None) -> list[LeadEventRecord]:
+        stmt = select(LeadEventRow).where(LeadEventRow.portal == self.portal,
+                                          col(LeadEventRow.at) >= as_utc(since))
+        if event is not None:
+            stmt = stmt.where(LeadEventRow.event == event)
+        stmt = stmt.order_by(col(LeadEventRow.id))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [_record(row) for row in self.session.exec(stmt)]

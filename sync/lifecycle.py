@@ -1,0 +1,253 @@
+"""The lead lifecycle: every state, every event, and the one place a lead changes state.
+
+A change is `(state, event) -> state`, looked up in `TRANSITIONS` below. `transition()` (and
+`arrive()` for a record seen the first time) is the only code that writes a lead's status:
+in the caller's transaction it updates the lead, writes its audit row (the routing
+explanation, for `explain`), appends one `lead_events` row (ids and categories only), hands
+that event to the subscribers (`sync/events.py`) and logs one canonical line. A pair missing
+from the table raises `IllegalTransition`: the lead is left as it was and the caller's
+savepoint sets it aside rather than writing a status nobody designed.
+
+    seen -> routed -> owner_written -> task_created -> contacted            (SLA met)
+                                        task_created -> breached -> reassigned -> ...
+                                                        breached -> escalated_final
+    seen -> held -> seen (released)        seen -> unroutable -> seen (retried)
+    seen -> skipped -> seen (re-evaluated)  any open -> overridden (a person chose an owner)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from state import AuditKind, LeadEventRecord, LeadRecord, LeadStatus, UnitOfWork
+from sync.events import EventBus
+from sync.logs import get_logger
+
+log = get_logger("leadrouter.lifecycle")
+S = LeadStatus
+
+
+class LeadEvent(StrEnum):
+    ARRIVED = "arrived"  # first seen in the CRM, to be routed
+    SKIPPED = "skipped"  # not eligible: a person owns it, or outside the configured filters
+    SET_ASIDE = "set_aside"  # could not be recorded or routed; kept by id with the reason
+    UNREADABLE = "unreadable"  # a known lead's new version could not be read; nothing changes
+    REEVALUATED = "reevaluated"  # a skipped or set-aside lead changed and is eligible now
+    ROUTED = "routed"  # an owner was chosen; owner write and task queued
+    HELD = "held"  # nobody on shift: wait for the next shift
+    RELEASED = "released"  # the shift started: route it now
+    UNROUTABLE = "unroutable"  # nobody could be chosen
+    RETRIED = "retried"  # an unroutable lead tried again (roster changed, or on schedule)
+    OWNER_WRITTEN = "owner_written"  # the CRM accepted the owner
+    TASK_CREATED = "task_created"  # the follow-up task exists in the CRM
+    EARLIER_TASK_CREATED = "earlier_task_created"  # a replaced assignment's task (no move)
+    CONTACTED = "contacted"  # the owner made a contact attempt
+    OVERRIDDEN = "overridden"  # a person set another owner: respected, measured, left alone
+    BREACHED = "breached"  # the response deadline passed with no attempt
+    REASSIGNED = "reassigned"  # after a breach: routed to someone who has not failed it
+    ESCALATED_FINAL = "escalated_final"  # after the last breach: handed to the final owner
+    ESCALATION_FAILED = "escalation_failed"  # no usable final owner
+    RECORD_MISSING = "record_missing"  # deleted or merged in the CRM
+    WRITE_FAILED = "write_failed"  # a CRM write was given up; the state stays
+
+
+SLA_RUNNING = (S.ROUTED, S.REASSIGNED, S.OWNER_WRITTEN, S.TASK_CREATED)
+ASSIGNED = (*SLA_RUNNING, S.ESCALATED_FINAL)
+ANY: tuple[LeadStatus, ...] = tuple(LeadStatus)
+SAME = None  # as a target: the lead stays in the state it is in (the event is still recorded)
+
+# (from states, event, to state). None as a from-state: the lead is not in the store yet.
+_RULES: tuple[tuple[Iterable[LeadStatus | None], LeadEvent, LeadStatus | None], ...] = (
+    ((None,), LeadEvent.ARRIVED, S.SEEN),
+    ((None, S.SEEN, *SLA_RUNNING, S.SKIPPED), LeadEvent.SET_ASIDE, S.SET_ASIDE),
+    (ANY, LeadEvent.UNREADABLE, SAME),
+    ((S.SEEN,), LeadEvent.SKIPPED, S.SKIPPED),
+    ((S.SKIPPED, S.SET_ASIDE), LeadEvent.REEVALUATED, S.SEEN),
+    ((S.SEEN,), LeadEvent.ROUTED, S.ROUTED),
+    ((S.SEEN,), LeadEvent.HELD, S.HELD),
+    ((S.HELD,), LeadEvent.RELEASED, S.SEEN),
+    ((S.SEEN,), LeadEvent.UNROUTABLE, S.UNROUTABLE),
+    ((S.UNROUTABLE,), LeadEvent.RETRIED, S.SEEN),
+    ((S.ROUTED, S.REASSIGNED), LeadEvent.OWNER_WRITTEN, S.OWNER_WRITTEN),
+    # written again (a retry the CRM already had), or for an assignment since replaced
+    (tuple(s for s in ANY if s not in (S.ROUTED, S.REASSIGNED)), LeadEvent.OWNER_WRITTEN,
+     SAME),
+    ((S.OWNER_WRITTEN,), LeadEvent.TASK_CREATED, S.TASK_CREATED),
+    # a task found or made after the lead moved on (contacted, breached...) is still recorded
+    (tuple(s for s in ANY if s is not S.OWNER_WRITTEN), LeadEvent.TASK_CREATED, SAME),
+    (ANY, LeadEvent.EARLIER_TASK_CREATED, SAME),
+    ((S.OWNER_WRITTEN, S.TASK_CREATED), LeadEvent.CONTACTED, S.CONTACTED),
+    ((S.OVERRIDDEN, S.ESCALATED_FINAL), LeadEvent.CONTACTED, SAME),
+    ((*ASSIGNED, S.BREACHED), LeadEvent.OVERRIDDEN, S.OVERRIDDEN),
+    (SLA_RUNNING, LeadEvent.BREACHED, S.BREACHED),
+    ((S.BREACHED,), LeadEvent.REASSIGNED, S.REASSIGNED),
+    ((S.BREACHED,), LeadEvent.ESCALATED_FINAL, S.ESCALATED_FINAL),
+    ((S.BREACHED,), LeadEvent.ESCALATION_FAILED, S.ESCALATED_FINAL),
+    (ANY, LeadEvent.RECORD_MISSING, S.SKIPPED),
+    (ANY, LeadEvent.WRITE_FAILED, SAME),
+)
+
+
+def _table() -> dict[tuple[LeadStatus | None, LeadEvent], LeadStatus]:
+    table: dict[tuple[LeadStatus | None, LeadEvent], LeadStatus] = {}
+    for sources, event, target in _RULES:
+        for source in sources:
+            if (source, event) in table:
+                raise AssertionError(f"transition ({source}, {event}) is listed twice")
+            resolved = target if target is not SAME else source
+            assert resolved is not None, f"{event} from nothing needs a target"
+            table[(source, event)] = resolved
+    return table
+
+
+TRANSITIONS: Mapping[tuple[LeadStatus | None, LeadEvent], LeadStatus] = _table()
+
+
+class IllegalTransition(Exception):
+    """A lead was asked to change in a way the lifecycle does not allow."""
+
+    phi_safe = True  # names a CRM id, a state and an event, nothing the lead carried
+
+
+def next_status(current: LeadStatus | str | None, event: LeadEvent) -> LeadStatus:
+    state = None if current is None else LeadStatus(current)
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise IllegalTransition(
+            f"{event.value} is not allowed for a lead in state {state or 'none'}") from None
+
+
+_AUDIT_KIND = {
+    LeadEvent.ARRIVED: AuditKind.ARRIVED, LeadEvent.SKIPPED: AuditKind.SKIPPED,
+    LeadEvent.SET_ASIDE: AuditKind.SET_ASIDE, LeadEvent.UNREADABLE: AuditKind.SET_ASIDE,
+    LeadEvent.REEVALUATED: AuditKind.REEVALUATED, LeadEvent.ROUTED: AuditKind.DECISION,
+    LeadEvent.HELD: AuditKind.HELD, LeadEvent.RELEASED: AuditKind.RELEASED,
+    LeadEvent.UNROUTABLE: AuditKind.UNROUTABLE, LeadEvent.RETRIED: AuditKind.RETRY,
+    LeadEvent.OWNER_WRITTEN: AuditKind.OWNER_WRITTEN,
+    LeadEvent.TASK_CREATED: AuditKind.TASK_CREATED,
+    LeadEvent.EARLIER_TASK_CREATED: AuditKind.TASK_CREATED,
+    LeadEvent.CONTACTED: AuditKind.CONTACT_ATTEMPT, LeadEvent.OVERRIDDEN: AuditKind.OVERRIDDEN,
+    LeadEvent.BREACHED: AuditKind.BREACH, LeadEvent.REASSIGNED: AuditKind.ESCALATION,
+    LeadEvent.ESCALATED_FINAL: AuditKind.ESCALATION,
+    LeadEvent.ESCALATION_FAILED: AuditKind.ERROR, LeadEvent.RECORD_MISSING: AuditKind.SKIPPED,
+    LeadEvent.WRITE_FAILED: AuditKind.ERROR,
+}
+# the canonical log line of each event: (name, level); events not listed log at debug
+_LOG_LINE = {
+    LeadEvent.ROUTED: ("lead.routed", "info"), LeadEvent.REASSIGNED: ("lead.escalated", "info"),
+    LeadEvent.ESCALATED_FINAL: ("lead.escalated", "info"),
+    LeadEvent.HELD: ("lead.held", "info"), LeadEvent.UNROUTABLE: ("lead.unroutable", "warning"),
+    LeadEvent.CONTACTED: ("lead.contacted", "info"),
+    LeadEvent.OVERRIDDEN: ("lead.overridden", "info"),
+    LeadEvent.SET_ASIDE: ("lead.set_aside", "warning"),
+    LeadEvent.UNREADABLE: ("lead.set_aside", "warning"),
+    LeadEvent.REEVALUATED: ("lead.reevaluated", "info"),
+    LeadEvent.ESCALATION_FAILED: ("lead.escalation_failed", "error"),
+}
+# facts that may go to the log line as they are (ids, times, categories)
+_LOGGED_FACTS = ("reason", "sla_due", "release_at", "owner_id", "status")
+# where a fact is named otherwise, the log line's key -> the facts that may stand for it
+_LOG_ALIASES = {"reason": ("why", "signal"), "status": ("was",), "owner_id": ("crm_owner",)}
+
+
+class Context(Protocol):
+    """What a change needs of the running context: the CRM kind and the event subscribers."""
+
+    @property
+    def crm(self) -> str: ...
+
+    @property
+    def events(self) -> EventBus: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The fields a routing decision sets (with events routed, reassigned, escalated_final)."""
+
+    owner: str
+    crm_owner_id: str | None
+    rule: str | None
+    sla_due: datetime | None
+
+
+Fact = str | int | float | bool | None
+
+
+def transition(uow: UnitOfWork, ctx: Context, crm_id: str, event: LeadEvent, now: datetime,
+               *, coordinator: str | None = None, rule: str | None = None,
+               facts: Mapping[str, Fact] | None = None,
+               explanation: Mapping[str, Any] | None = None,
+               assignment: Assignment | None = None, **fields: Any) -> LeadRecord:
+    """Apply `event` to the stored lead, in `uow`'s transaction; the lead as it is now.
+
+    `facts` (ids, times, categories) go to the event and the audit row; `explanation` (the
+    routing steps) to the audit row only; `fields` are other lead fields the change sets.
+    """
+    lead = uow.leads.get(ctx.crm, crm_id)
+    if lead is None:
+        raise LookupError(f"no lead {ctx.crm}/{crm_id} in the store")
+    target = next_status(lead.status, event)
+    if assignment is not None:
+        updated = uow.leads.assign(ctx.crm, crm_id, owner=assignment.owner,
+                                   crm_owner_id=assignment.crm_owner_id, rule=assignment.rule,
+                                   sla_due=assignment.sla_due, now=now, status=target)
+        coordinator, rule = assignment.owner, assignment.rule
+    elif event is LeadEvent.BREACHED:
+        updated = uow.leads.mark_breached(ctx.crm, crm_id, now=now)
+    else:
+        if rule is not None:  # the rule that decided is the lead's rule (held, unroutable)
+            fields["rule"] = rule
+        updated = uow.leads.update(ctx.crm, crm_id, status=target, now=now, **fields)
+    if fields and assignment is not None:
+        updated = uow.leads.update(ctx.crm, crm_id, now=now, **fields)
+    _record(uow, ctx, updated, event, lead.status, now, coordinator, rule, facts, explanation)
+    return updated
+
+
+def arrive(uow: UnitOfWork, ctx: Context, crm_id: str, created_at: datetime,
+           attributes: Mapping[str, str], now: datetime, *,
+           event: LeadEvent = LeadEvent.ARRIVED, facts: Mapping[str, Fact] | None = None,
+           **fields: Any) -> LeadRecord | None:
+    """Record a lead the store has not seen (status from `(none, event)`); None if known."""
+    target = next_status(None, event)
+    if not uow.leads.add_seen(ctx.crm, crm_id, created_at, attributes, now=now):
+        return None
+    if target is not LeadStatus.SEEN or fields:
+        updated = uow.leads.update(ctx.crm, crm_id, status=target, now=now, **fields)
+    else:
+        found = uow.leads.get(ctx.crm, crm_id)
+        assert found is not None
+        updated = found
+    _record(uow, ctx, updated, event, None, now, None, None, facts, None)
+    return updated
+
+
+def _record(uow: UnitOfWork, ctx: Context, lead: LeadRecord, event: LeadEvent,
+            was: str | None, now: datetime, coordinator: str | None, rule: str | None,
+            facts: Mapping[str, Fact] | None, explanation: Mapping[str, Any] | None) -> None:
+    small = {k: v for k, v in (facts or {}).items() if v is not None}
+    audit_id = uow.audit.add(ctx.crm, lead.crm_id, _AUDIT_KIND[event], now,
+                             coordinator=coordinator, rule=rule,
+                             detail={**(explanation or {}), **(facts or {})})
+    stored = uow.events.append(ctx.crm, lead.crm_id, event.value, now, from_status=was,
+                               to_status=lead.status, assignment=lead.assignment,
+                               coordinator=coordinator, rule=rule, audit_id=audit_id,
+                               detail=small)
+    ctx.events.publish(uow, stored)
+    _log(ctx, stored, small)
+
+
+def _log(ctx: Context, event: LeadEventRecord, facts: Mapping[str, Fact]) -> None:
+    name, level = _LOG_LINE.get(LeadEvent(event.event), (f"lead.{event.event}", "debug"))
+    logged = {k: facts[k] for k in _LOGGED_FACTS if k in facts}
+    for key, others in _LOG_ALIASES.items():
+        for other in others:
+            if key not in logged and other in facts:
+                logged[key] = facts[other]
+    getattr(log, level)(name, crm=ctx.crm, lead=event.crm_id, owner=event.coordinator,
+                        rule=event.rule, assignment=event.assignment or None, **logged)

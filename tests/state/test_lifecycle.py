@@ -1,0 +1,196 @@
+"""The lead lifecycle: every legal transition does what the table says, with its audit row,
+its stored event, its subscribers and its log line; every other pair is refused and changes
+nothing; and no other module of `sync/` writes a status."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from state import LeadEventRecord, LeadStatus, Store, UnitOfWork, open_store
+from sync.events import EventBus
+from sync.lifecycle import (
+    TRANSITIONS,
+    Assignment,
+    IllegalTransition,
+    LeadEvent,
+    arrive,
+    next_status,
+    transition,
+)
+
+T0 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+CRM = "hubspot"
+ASSIGNING = {LeadEvent.ROUTED, LeadEvent.REASSIGNED, LeadEvent.ESCALATED_FINAL}
+ALL_PAIRS = [(state, event) for state in (None, *LeadStatus) for event in LeadEvent]
+LEGAL = sorted(TRANSITIONS, key=lambda pair: (str(pair[0]), pair[1].value))
+ILLEGAL = [pair for pair in ALL_PAIRS if pair not in TRANSITIONS]
+SYNC = Path(__file__).resolve().parents[2] / "sync"
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One SQLite store for the table walks (each case uses a lead of its own)."""
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('lifecycle') / 'state.db'}")
+    yield store
+    store.close()
+
+
+@dataclass
+class Running:
+    """The two things a change needs of the running service (the lifecycle's port)."""
+
+    crm: str = CRM
+    events: EventBus = field(default_factory=EventBus)
+
+
+def _lead_in(uow: UnitOfWork, crm_id: str, state: LeadStatus) -> None:
+    """A stored lead in `state`, written with the storage primitives (test set-up)."""
+    assert uow.leads.add_seen(CRM, crm_id, T0, {"insurance": "commercial"}, now=T0)
+    uow.leads.update(CRM, crm_id, status=state, owner="maria", crm_owner_id="1001",
+                     sla_due=T0 + timedelta(minutes=5), now=T0)
+
+
+def _counts(uow: UnitOfWork, crm_id: str) -> tuple[int, int]:
+    return len(uow.audit.for_lead(CRM, crm_id)), len(uow.events.for_lead(CRM, crm_id))
+
+
+@pytest.mark.parametrize(("state", "event"), LEGAL, ids=lambda v: str(getattr(v, "value", v)))
+def test_every_legal_transition_moves_the_lead_and_records_it_once(
+    shared: Store, state: LeadStatus | None, event: LeadEvent
+) -> None:
+    running = Running()
+    heard: list[LeadEventRecord] = []
+    running.events.subscribe(lambda _uow, e: heard.append(e))
+    now = T0 + timedelta(minutes=1)
+    crm_id = str(next(_ids))
+    with shared.unit_of_work() as uow:
+        if state is None:
+            lead = arrive(uow, running, crm_id, T0, {}, now, event=event)
+            assert lead is not None
+        else:
+            _lead_in(uow, crm_id, state)
+            assignment = (Assignment("li", "1002", "commercial", now + timedelta(minutes=5))
+                          if event in ASSIGNING else None)
+            lead = transition(uow, running, crm_id, event, now, assignment=assignment)
+        uow.commit()
+    target = TRANSITIONS[(state, event)]
+    assert lead.status == target
+    with shared.unit_of_work(read_only=True) as uow:
+        stored = uow.leads.get(CRM, crm_id)
+        assert stored is not None and stored.status == target
+        (event_row,) = uow.events.for_lead(CRM, crm_id)
+        audits = uow.audit.for_lead(CRM, crm_id)
+    assert (event_row.event, event_row.from_status, event_row.to_status) == (
+        event.value, None if state is None else state.value, target.value)
+    assert event_row.portal == "default" and event_row.audit_id == audits[0].id
+    assert len(audits) == 1
+    assert heard == [event_row]
+    if event in ASSIGNING:
+        assert (stored.owner, stored.assignment) == ("li", 1)
+
+
+@pytest.mark.parametrize(("state", "event"), ILLEGAL, ids=lambda v: str(getattr(v, "value", v)))
+def test_an_illegal_transition_is_refused_and_changes_nothing(
+    shared: Store, state: LeadStatus | None, event: LeadEvent
+) -> None:
+    with pytest.raises(IllegalTransition, match=event.value):
+        next_status(state, event)
+    crm_id = str(next(_ids))
+    if state is None:
+        with shared.unit_of_work() as uow, pytest.raises(IllegalTransition):
+            arrive(uow, Running(), crm_id, T0, {}, T0, event=event)
+        return
+    with shared.unit_of_work() as uow:
+        _lead_in(uow, crm_id, state)
+        before = uow.leads.get(CRM, crm_id)
+        with pytest.raises(IllegalTransition):
+            transition(uow, Running(), crm_id, event, T0 + timedelta(minutes=1))
+        assert uow.leads.get(CRM, crm_id) == before
+        assert _counts(uow, crm_id) == (0, 0)
+
+
+def test_the_table_covers_every_state_and_every_event() -> None:
+    reached = {target for target in TRANSITIONS.values()}
+    assert reached == set(LeadStatus), "a state no event leads to"
+    assert {event for _, event in TRANSITIONS} == set(LeadEvent), "an event never legal"
+    assert len(LEGAL) + len(ILLEGAL) == len(ALL_PAIRS)
+
+
+def test_a_subscriber_acts_inside_the_change_and_is_undone_with_it(store: Store) -> None:
+    running = Running()
+    running.events.subscribe(
+        lambda uow, e: uow.cursors.set(f"heard:{e.event}", e.crm_id, now=e.at),
+        events=[LeadEvent.HELD])
+    with store.unit_of_work() as uow:
+        _lead_in(uow, "1", LeadStatus.SEEN)
+        _lead_in(uow, "2", LeadStatus.SEEN)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        transition(uow, running, "1", LeadEvent.UNROUTABLE, T0)  # not subscribed
+        assert uow.cursors.get("heard:unroutable") is None
+        transition(uow, running, "2", LeadEvent.HELD, T0)
+        assert uow.cursors.get("heard:held") == "2"
+        uow.rollback()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.cursors.get("heard:held") is None
+        assert _counts(uow, "2") == (0, 0)
+        lead = uow.leads.get(CRM, "2")
+        assert lead is not None and lead.status == LeadStatus.SEEN
+
+
+def test_a_routing_change_logs_one_canonical_line_of_ids(store: Store) -> None:
+    with store.unit_of_work() as uow, capture_logs() as logs:
+        _lead_in(uow, "1", LeadStatus.SEEN)
+        transition(uow, Running(), "1", LeadEvent.ROUTED, T0, facts={"reason": "round_robin"},
+                   assignment=Assignment("li", "1002", "commercial", T0 + timedelta(minutes=5)))
+    lines = [line for line in logs if line["event"].startswith("lead.")]
+    assert [(line["event"], line["lead"], line["owner"], line["rule"], line["reason"])
+            for line in lines] == [("lead.routed", "1", "li", "commercial", "round_robin")]
+
+
+def test_a_reassigned_lead_is_reassigned_not_routed_again(store: Store) -> None:
+    running = Running()
+    with store.unit_of_work() as uow:
+        assert arrive(uow, running, "1", T0, {}, T0) is not None
+        transition(uow, running, "1", LeadEvent.ROUTED, T0,
+                   assignment=Assignment("maria", "1001", "r", T0 + timedelta(minutes=5)))
+        transition(uow, running, "1", LeadEvent.BREACHED, T0 + timedelta(minutes=6))
+        lead = transition(uow, running, "1", LeadEvent.REASSIGNED, T0 + timedelta(minutes=6),
+                          assignment=Assignment("li", "1002", "r", T0 + timedelta(minutes=11)))
+        assert (lead.status, lead.assignment, lead.reassignments) == ("reassigned", 2, 1)
+        assert lead.excluded == ["maria"]
+        trail = [(e.event, e.to_status, e.assignment) for e in uow.events.for_lead(CRM, "1")]
+    assert trail == [("arrived", "seen", 0), ("routed", "routed", 1),
+                     ("breached", "breached", 1), ("reassigned", "reassigned", 2)]
+
+
+_STATUS_WRITERS = {"assign", "mark_breached"}
+
+
+def _writes_status(node: ast.Call) -> bool:
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name in _STATUS_WRITERS:
+        return True
+    return name in {"update", "add_seen"} and any(k.arg == "status" for k in node.keywords)
+
+
+def test_no_module_but_the_lifecycle_writes_a_lead_status() -> None:
+    offenders = []
+    for path in sorted(SYNC.rglob("*.py")):
+        if path.name == "lifecycle.py":
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _writes_status(node):
+                offenders.append(f"{path.relative_to(SYNC.parent)}:{node.lineno}")
+    assert offenders == []

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from connectors.webhooks import WebhookSource
 from routing.models import frozen_map
 
 
@@ -167,6 +168,31 @@ class Connector(Protocol):
         """Whether each lead was contacted since it was assigned."""
         ...
 
+    def placeholder_owner_ids(self) -> frozenset[str]:
+        """Owners that stand for "nobody yet": a record they own is still to be routed."""
+        ...
+
+    def eligibility_properties(self) -> frozenset[str]:
+        """CRM properties whose change can make a skipped record eligible (the owner, the
+        configured filters): a webhook about such a change is a hint too."""
+        ...
+
+    def metadata_properties(self) -> Mapping[str, str]:
+        """Routing metadata written back with an owner: rule / coordinator / routed_at /
+        sla_due -> CRM property name (only those configured)."""
+        ...
+
+    def record_link(self, crm_id: str) -> str:
+        """The URL of the record in the CRM's own UI."""
+        ...
+
+    def webhook_source(self, environ: Mapping[str, str], *, terminates_tls: bool
+                       ) -> WebhookSource | None:
+        """This CRM's webhooks as configured (secrets from `environ`), None when they are
+        off; `terminates_tls`: the service serves HTTPS itself (client certificates are
+        seen). WebhookSetupError when they are configured in a way that cannot work."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -175,6 +201,13 @@ def batch_size(connector: object, default: int = 100) -> int:
     (HubSpot batch APIs 100, Salesforce sObject Collections 200), else `default`."""
     size = getattr(connector, "batch_size", None)
     return size if isinstance(size, int) and size > 0 else default
+
+
+def api_url(connector: object) -> str:
+    """The base URL of the CRM API a connector calls: an optional `api_url` attribute, else
+    "" (shown when the service starts, never needed)."""
+    url = getattr(connector, "api_url", "")
+    return url if isinstance(url, str) else ""
 
 
 __all__ = [
@@ -193,5 +226,6 @@ __all__ = [
     "TaskRequest",
     "TaskResult",
     "WriteOutcome",
+    "api_url",
     "batch_size",
 ]

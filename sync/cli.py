@@ -179,9 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("crm_id", metavar="CRM_ID")
     exp.set_defaults(handler=cmd_explain)
 
-    box = commands.add_parser("sandbox", help="run a HubSpot or Salesforce emulator on "
-                              "127.0.0.1 (HTTPS) for trying leadrouter without a CRM")
-    box.add_argument("--crm", choices=("hubspot", "salesforce"), default="hubspot")
+    from sandbox import DEFAULT_EMULATOR, EMULATORS  # names only: no emulator is loaded
+
+    box = commands.add_parser("sandbox", help=f"run a {' or '.join(EMULATORS.values())} "
+                              "emulator on 127.0.0.1 (HTTPS) for trying leadrouter without a "
+                              "CRM")
+    box.add_argument("--crm", choices=tuple(EMULATORS), default=DEFAULT_EMULATOR)
     box.add_argument("--seed", default=None, metavar="SPEC",
                      help='"demo" (the example owners) or "demo:N" (plus N contacts)')
     box.add_argument("--port", type=int, default=0, help="0 = any free port")

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from connectors.base import (
     AttemptQuery,
@@ -24,6 +25,7 @@ from connectors.hubspot.search import CreatedDatePager
 from connectors.hubspot.tasks import existing_tasks, marker, marker_in, task_input
 from connectors.hubspot.transport import HubSpotTransport
 from connectors.hubspot.values import parse_time, to_ms
+from connectors.hubspot.webhooks import SignedEvents, webhook_source
 from connectors.owner_writes import compare_before_write
 from connectors.paging import AfterPager, chunked, cursor_ceiling
 from connectors.settings import HubSpotConfig
@@ -33,6 +35,8 @@ OWNER = "hubspot_owner_id"
 ATTEMPT_PROPERTIES = ("notes_last_contacted", "hs_last_sales_activity_timestamp",
                       "hs_lead_status", "num_contacted_notes")
 INITIAL_LEAD_STATUSES = frozenset({"", "NEW", "OPEN"})
+APP_URL = "https://app.hubspot.com"
+CONTACT_TYPE = "0-1"  # the object type id of contacts in record URLs
 
 
 class HubSpotConnector:
@@ -46,6 +50,36 @@ class HubSpotConnector:
         self._placeholders = frozenset(settings.placeholder_owners)
         props = {OWNER, "createdate", *fields.values(), *settings.filters}
         self._properties = sorted(props)
+
+    # --- what the service asks of the plugin ---------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return self.settings.base_url
+
+    def placeholder_owner_ids(self) -> frozenset[str]:
+        return self._placeholders
+
+    def eligibility_properties(self) -> frozenset[str]:
+        return frozenset(self.settings.filters) | {OWNER}
+
+    def metadata_properties(self) -> Mapping[str, str]:
+        return {fact: name for fact, name in self.settings.metadata_properties.items()}
+
+    def record_link(self, crm_id: str) -> str:
+        """The contact in HubSpot's UI: in the configured portal when its id is known, else
+        through HubSpot's account-less `/l/` link, which opens the user's own portal."""
+        record = f"record/{CONTACT_TYPE}/{quote(crm_id, safe='')}"
+        portal = str(getattr(self.settings, "portal_id", "") or "")  # a newer settings key
+        if portal:
+            return f"{APP_URL}/contacts/{quote(portal, safe='')}/{record}"
+        return f"{APP_URL}/l/contacts/{record}"
+
+    def webhook_source(self, environ: Mapping[str, str], *, terminates_tls: bool
+                       ) -> SignedEvents | None:
+        """Signed webhooks, on when `webhook_secret_env` names a variable holding the app's
+        client secret."""
+        return webhook_source(self.settings.webhook_secret_env, environ,
+                              self.eligibility_properties())
 
     # --- reading --------------------------------------------------------------------------
     def owners(self) -> Sequence[CrmOwner]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from connectors.base import (
     AttemptQuery,
@@ -40,8 +41,11 @@ from connectors.salesforce.query import (
     soql_datetime,
 )
 from connectors.salesforce.transport import SalesforceTransport, make_session
+from connectors.salesforce.webhooks import OutboundMessages, webhook_source
 from connectors.salesforce.writes import QUEUE_PREFIX
 from connectors.settings import SalesforceConfig
+
+OWNER = "OwnerId"
 
 
 def cursor_text(moment: datetime) -> str:
@@ -63,6 +67,37 @@ class SalesforceConnector:
                                     *settings.filters])
         self._initial_statuses: frozenset[str] | None = None
         self._lock = threading.Lock()
+
+    # --- what the service asks of the plugin ---------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return self.settings.instance_url
+
+    def placeholder_owner_ids(self) -> frozenset[str]:
+        """Users listed in `placeholder_owners` (a queue, `00G...`, stands for nobody without
+        being listed)."""
+        return self._placeholders
+
+    def eligibility_properties(self) -> frozenset[str]:
+        return frozenset(self.settings.filters) | {OWNER}
+
+    def metadata_properties(self) -> Mapping[str, str]:
+        return {fact: name for fact, name in self.settings.metadata_fields.items()}
+
+    def record_link(self, crm_id: str) -> str:
+        """The record in Lightning Experience."""
+        return (f"{self.settings.instance_url.rstrip('/')}/lightning/r/"
+                f"{quote(self.sobject, safe='')}/{quote(crm_id, safe='')}/view")
+
+    def webhook_source(self, environ: Mapping[str, str], *, terminates_tls: bool
+                       ) -> OutboundMessages | None:
+        """Outbound Messages, on when `organization_id` is set; optionally only on a secret
+        path segment (`outbound_path_secret_env`) and for clients with a certificate from
+        `outbound_client_ca`."""
+        settings = self.settings
+        return webhook_source(settings.organization_id, settings.outbound_path_secret_env,
+                              settings.outbound_client_ca, environ,
+                              terminates_tls=terminates_tls)
 
     # --- reading --------------------------------------------------------------------------
     def owners(self) -> Sequence[CrmOwner]:

@@ -2,21 +2,22 @@
 
 Webhook handlers verify, persist to the inbox in one transaction, answer, then wake the
 worker: the answer never waits for the CRM. Store access runs in the thread pool so the
-event loop stays free for other deliveries.
+event loop stays free for other deliveries. Each connector plugin declares its webhook
+paths and answers (`connectors.webhooks`); the one handler here serves them all.
 
 Before anything is stored, in this order (cheapest first, nothing read before it is needed):
-the source network (allow-list), the client certificate (Salesforce, when required), the
-secret path segment (Salesforce, when set), the body size, the payload (signature, shape,
-record ids, at most 100 events), then the per-minute budget of stored events. Every
+the source network (allow-list), what the connector checks before the body (a client
+certificate, a secret path segment, when configured), the body size, the payload (signature,
+shape, record ids, at most 100 events), then the per-minute budget of stored events. Every
 refusal is a 4xx with one log line; an exception nobody expected is one line and a 500
 (`boundary.py`).
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from connectors.webhooks import (
+    InboxEvent,
+    WebhookAnswer,
+    WebhookEndpoint,
+    WebhookRejected,
+    WebhookRequest,
+    WebhookSource,
+)
 from state import Store
 from state.errors import StoreError
 from sync.config.models import IPNetwork
@@ -37,20 +46,10 @@ from sync.service.intake import EventBudget, ForwardedHeaders, parse_address, re
 from sync.service.metrics import CONTENT_TYPE, Metrics
 from sync.service.protocol import CLIENT_CERT
 from sync.service.serverlog import REQUEST_LINES, LineLimiter
-from sync.service.webhooks import (
-    InboxEvent,
-    WebhookRejected,
-    ack_envelope,
-    parse_hubspot,
-    parse_outbound,
-    persist,
-    soap_fault,
-    verify_hubspot,
-)
+from sync.service.webhooks import declared_endpoints, persist
 from sync.service.worker import Worker
 
 log = get_logger("leadrouter.http")
-XML = "text/xml; charset=utf-8"
 _LENGTH = re.compile(r"[0-9]{1,18}")  # explicit range: ASCII digits only
 
 
@@ -61,26 +60,21 @@ class Runtime:
     ctx: Context
     metrics: Metrics
     worker: Worker
-    hubspot_secret: str  # "" = HubSpot webhooks off
-    salesforce_org: str  # "" = Salesforce Outbound Messages off
     public_url: str  # "" = rebuild the signed URI from the request
     max_bytes: int
     inbox: Store | None = None  # the webhook path's own store handle (default: ctx.store)
     probe: StoreProbe = field(default_factory=StoreProbe)
-    # -- intake limits and defences ([service] and [crm.salesforce] in the config) --
+    # -- intake limits and defences ([service] and the connector's own settings) --
     budget: EventBudget = field(default_factory=lambda: EventBudget(600))
     allow: tuple[IPNetwork, ...] = ()  # webhook source networks; () = any
-    salesforce_path_secret: str = ""  # "" = the plain path
-    salesforce_client_cert: bool = False  # a verified client certificate is required
+    # the configured webhook sources (the connector's `webhook_source`); () = webhooks off
+    sources: tuple[WebhookSource, ...] = ()
     # request log lines per kind per minute: a flood of bad requests cannot flood the log
     log_limit: LineLimiter = field(default_factory=lambda: LineLimiter(REQUEST_LINES))
 
-
-def eligibility_properties(rt: Runtime) -> frozenset[str]:
-    """HubSpot properties whose change can make a skipped contact eligible."""
-    settings = rt.ctx.config.hubspot
-    filters = frozenset(settings.filters) if settings is not None else frozenset()
-    return filters | {"hubspot_owner_id"}
+    def source(self, name: str) -> WebhookSource | None:
+        """The configured source behind an endpoint; None when its webhooks are off."""
+        return next((s for s in self.sources if s.endpoint.source == name), None)
 
 
 class TooLarge(Exception):
@@ -134,8 +128,8 @@ def charge(rt: Runtime, source: str, events: int) -> None:
 
 
 def signed_uri(request: Request, public_url: str) -> str:
-    """The URL HubSpot signed: the configured public base + path + query, else the request's
-    own URL (scheme and Host as received)."""
+    """The URL a sender signed: the configured public base + path + query, else the
+    request's own URL (scheme and Host as received)."""
     if not public_url:
         return str(request.url)
     query = f"?{request.url.query}" if request.url.query else ""
@@ -152,17 +146,22 @@ def _limited_log(rt: Runtime, level: str, event: str, **fields: Any) -> None:
     getattr(log, level)(event, **fields, **({"count": count} if count > 1 else {}))
 
 
-def _reject(rt: Runtime, source: str, exc: WebhookRejected, started: float) -> Response:
+def _answer(answer: WebhookAnswer, status: int,
+            headers: dict[str, str] | None = None) -> Response:
+    return Response(answer.body, status_code=status, media_type=answer.media_type,
+                    headers=headers)
+
+
+def _reject(rt: Runtime, endpoint: WebhookEndpoint, exc: WebhookRejected,
+            started: float) -> Response:
+    source = endpoint.source
     rt.metrics.webhooks.labels(source, exc.outcome).inc()
     _limited_log(rt, "warning", "webhook.rejected", source=source, outcome=exc.outcome,
                  http_status=exc.status, reason=str(exc),
                  duration_ms=round((time.monotonic() - started) * 1000, 1))
     if exc.status == 404:  # the same answer as a path that does not exist: nothing revealed
         return PlainTextResponse("Not Found", status_code=404)
-    if source == "salesforce":
-        return Response(soap_fault(str(exc)), status_code=exc.status, media_type=XML,
-                        headers=exc.headers)
-    return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=exc.headers)
+    return _answer(endpoint.refusal(str(exc)), exc.status, exc.headers)
 
 
 async def _store(rt: Runtime, source: str, events: list[InboxEvent]) -> tuple[int, int]:
@@ -173,82 +172,54 @@ async def _store(rt: Runtime, source: str, events: list[InboxEvent]) -> tuple[in
     return new, dupes
 
 
-async def hubspot_webhook(request: Request) -> Response:
+def _request(rt: Runtime, request: Request) -> WebhookRequest:
+    return WebhookRequest(
+        method=request.method, uri=signed_uri(request, rt.public_url),
+        headers=request.headers, path_secret=request.path_params.get("secret"),
+        client_cert=bool(request.scope.get("state", {}).get(CLIENT_CERT)))
+
+
+async def receive_webhook(request: Request, endpoint: WebhookEndpoint) -> Response:
+    """One delivery to `endpoint`: checked, stored, answered (see the module's order)."""
     rt: Runtime = request.app.state.runtime
+    name = endpoint.source
     started = time.monotonic()
     try:
         check_source(rt, request)
-        if not rt.hubspot_secret:
-            raise WebhookRejected(404, "disabled", "HubSpot webhooks are not configured")
+        source = rt.source(name)
+        if source is None:
+            raise WebhookRejected(404, "disabled", endpoint.disabled)
+        head = _request(rt, request)
+        source.admit(head)
         body = await read_body(request, rt.max_bytes)
-        verify_hubspot(rt.hubspot_secret, request.method, signed_uri(request, rt.public_url),
-                       body, request.headers.get("x-hubspot-signature-v3"),
-                       request.headers.get("x-hubspot-request-timestamp"),
-                       int(time.time() * 1000))
-        events, ignored = parse_hubspot(body, eligibility_properties(rt))
-        charge(rt, "hubspot", len(events))
-        new, dupes = await _store(rt, "hubspot", events)
+        batch = source.read(head, body)
+        if batch.invalid:
+            rt.metrics.webhook_events.labels(name, "invalid_id").inc(batch.invalid)
+        events = list(batch.events)
+        charge(rt, name, len(events))
+        new, dupes = await _store(rt, name, events)
     except WebhookRejected as exc:
-        return _reject(rt, "hubspot", exc, started)
-    except StoreError as exc:  # HubSpot retries non-2xx: nothing is lost
-        rt.metrics.webhooks.labels("hubspot", "store_error").inc()
-        _limited_log(rt, "error", "webhook.failed", source="hubspot", error=str(exc),
+        if exc.outcome == "bad_id":  # every record id invalid: counted like dropped ones
+            rt.metrics.webhook_events.labels(name, "invalid_id").inc(exc.count)
+        return _reject(rt, endpoint, exc, started)
+    except StoreError as exc:  # no 2xx: the sender delivers again later, nothing is lost
+        rt.metrics.webhooks.labels(name, "store_error").inc()
+        _limited_log(rt, "error", "webhook.failed", source=name, error=str(exc),
                      http_status=503)
-        return JSONResponse({"error": "state store unavailable"}, status_code=503)
-    rt.metrics.webhooks.labels("hubspot", "accepted").inc()
+        return _answer(endpoint.refusal("state store unavailable"), 503)
+    rt.metrics.webhooks.labels(name, "accepted").inc()
     if new:
         rt.ctx.wake()  # the worker drains the inbox now, not at the next poll
-    log.info("webhook.accepted", source="hubspot", count=len(events), created=new,
-             skipped=ignored, duration_ms=round((time.monotonic() - started) * 1000, 1))
-    return JSONResponse({"stored": new, "duplicates": dupes, "ignored": ignored})
-
-
-async def salesforce_webhook(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    started = time.monotonic()
-    try:
-        check_source(rt, request)
-        if not rt.salesforce_org:
-            raise WebhookRejected(404, "disabled", "Salesforce Outbound Messages are not "
-                                  "configured")
-        if rt.salesforce_client_cert and not request.scope.get("state", {}).get(CLIENT_CERT):
-            raise WebhookRejected(403, "no_client_cert", "a client certificate from the "
-                                  "configured CA is required")
-        check_path_secret(rt, request.path_params.get("secret"))
-        body = await read_body(request, rt.max_bytes)
-        events, invalid = parse_outbound(body, rt.salesforce_org)
-        if invalid:
-            rt.metrics.webhook_events.labels("salesforce", "invalid_id").inc(invalid)
-        charge(rt, "salesforce", len(events))
-        new, _ = await _store(rt, "salesforce", events)
-    except WebhookRejected as exc:
-        if exc.outcome == "bad_id":
-            rt.metrics.webhook_events.labels("salesforce", "invalid_id").inc(exc.count)
-        return _reject(rt, "salesforce", exc, started)
-    except StoreError as exc:  # no Ack: Salesforce retries the message later
-        rt.metrics.webhooks.labels("salesforce", "store_error").inc()
-        _limited_log(rt, "error", "webhook.failed", source="salesforce", error=str(exc),
-                     http_status=503)
-        return Response(soap_fault("state store unavailable"), status_code=503,
-                        media_type=XML)
-    rt.metrics.webhooks.labels("salesforce", "accepted").inc()
-    if new:
-        rt.ctx.wake()  # the worker drains the inbox now, not at the next poll
-    log.info("webhook.accepted", source="salesforce", count=len(events), created=new,
+    skipped = {} if batch.ignored is None else {"skipped": batch.ignored}
+    log.info("webhook.accepted", source=name, count=len(events), created=new, **skipped,
              duration_ms=round((time.monotonic() - started) * 1000, 1))
-    return Response(ack_envelope(), media_type=XML)
+    return _answer(source.accepted(batch, new, dupes), 200)
 
 
-def check_path_secret(rt: Runtime, given: str | None) -> None:
-    """With a path secret configured, only `/webhooks/salesforce/{secret}` is served (the
-    plain path answers 404); without one, only the plain path."""
-    expected = rt.salesforce_path_secret
-    if not expected and given is None:
-        return
-    if expected and given is not None and hmac.compare_digest(
-            given.encode("utf-8", "surrogateescape"), expected.encode("utf-8")):
-        return
-    raise WebhookRejected(404, "bad_path", "no such endpoint")
+def webhook_handler(endpoint: WebhookEndpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        return await receive_webhook(request, endpoint)
+    return handle
 
 
 async def healthz(request: Request) -> Response:
@@ -263,19 +234,26 @@ async def metrics(request: Request) -> Response:
     return Response(payload, media_type=CONTENT_TYPE)
 
 
-async def index(request: Request) -> Response:
-    return PlainTextResponse("leadrouter: POST /webhooks/hubspot, POST /webhooks/salesforce, "
-                             "GET /healthz, GET /metrics\n")
+def index_text(endpoints: tuple[WebhookEndpoint, ...]) -> str:
+    """What `GET /` lists: each plugin's plain webhook path, then health and metrics."""
+    posts = [f"POST {endpoint.paths[0]}" for endpoint in endpoints]
+    return f"leadrouter: {', '.join([*posts, 'GET /healthz', 'GET /metrics'])}\n"
 
 
 def create_app(runtime: Runtime, trusted_proxies: tuple[IPNetwork, ...] = ()) -> Any:
     """The ASGI app: the routes inside `ForwardedHeaders` (client address and scheme from
     trusted proxies only) inside `ErrorBoundary` (nothing unexpected reaches uvicorn)."""
+    endpoints = declared_endpoints()
+    text = index_text(endpoints)
+
+    async def index(request: Request) -> Response:
+        return PlainTextResponse(text)
+
+    webhooks = [Route(path, webhook_handler(endpoint), methods=["POST"])
+                for endpoint in endpoints for path in endpoint.paths]
     app = Starlette(routes=[
         Route("/", index, methods=["GET"]),
-        Route("/webhooks/hubspot", hubspot_webhook, methods=["POST"]),
-        Route("/webhooks/salesforce", salesforce_webhook, methods=["POST"]),
-        Route("/webhooks/salesforce/{secret}", salesforce_webhook, methods=["POST"]),
+        *webhooks,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ])

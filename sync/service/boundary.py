@@ -3,28 +3,38 @@ expect becomes one redacted log line and a 500, never a traceback on stderr.
 
 Handlers answer every failure they know of with a 4xx themselves; this catches what they do
 not know of yet. The log line names the exception type and the route, never the exception's
-message, the request body or the raw path (a Salesforce path can carry a secret).
+message, the request body or the raw path (a webhook path can carry a secret).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from sync.logs import get_logger
 from sync.service.metrics import Metrics
 from sync.service.serverlog import LineLimiter
+from sync.service.webhooks import webhook_paths
 
 log = get_logger("leadrouter.http")
-ROUTES = ("/", "/healthz", "/metrics", "/webhooks/hubspot", "/webhooks/salesforce")
+FIXED_ROUTES = ("/", "/healthz", "/metrics")
 
 
-def route_of(path: str) -> str:
-    """The route a path belongs to, safe to log."""
-    if path in ROUTES:
+def service_routes() -> tuple[str, ...]:
+    """The service's routes: its own and the webhook paths the connector plugins declare."""
+    return (*FIXED_ROUTES, *webhook_paths())
+
+
+def route_of(path: str, routes: Sequence[str]) -> str:
+    """The route a path belongs to, safe to log: a path under a route with a parameter is
+    that route, its parameter (a secret, say) never written out."""
+    if path in routes:
         return path
-    if path.startswith("/webhooks/salesforce/"):
-        return "/webhooks/salesforce/{secret}"
+    for route in routes:
+        head, brace, _ = route.partition("{")
+        if brace and path.startswith(head):
+            return route
     return "other"
 
 
@@ -32,10 +42,12 @@ class ErrorBoundary:
     """ASGI middleware, outermost. Counts what it caught (`leadrouter_http_errors`); its
     log lines go through `limit` like every request line."""
 
-    def __init__(self, app: Any, metrics: Metrics, limit: LineLimiter) -> None:
+    def __init__(self, app: Any, metrics: Metrics, limit: LineLimiter,
+                 routes: Sequence[str] | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.limit = limit
+        self.routes = tuple(service_routes() if routes is None else routes)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -59,7 +71,8 @@ class ErrorBoundary:
                 self.metrics.log_held.labels("leadrouter.http").inc()
             else:
                 log.error("http.failed", error_type=error_type, method=scope.get("method"),
-                          path=route_of(str(scope.get("path", ""))), http_status=500,
+                          path=route_of(str(scope.get("path", "")), self.routes),
+                          http_status=500,
                           **({"count": count} if count > 1 else {}))
             if not started:
                 with contextlib.suppress(Exception):  # the client may be gone already

@@ -14,7 +14,6 @@ per-kind limiter (`serverlog.py`), and optional TLS with client certificates.
 from __future__ import annotations
 
 import os
-import re
 import resource
 import signal
 import socket
@@ -30,6 +29,8 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import event
 
+from connectors.base import api_url
+from connectors.webhooks import WebhookSetupError, WebhookSource
 from state import Store, open_store
 from sync.config import Config
 from sync.context import Context, StartupError, build_context, utc_now
@@ -39,6 +40,7 @@ from sync.service.app import Runtime, create_app
 from sync.service.intake import EventBudget
 from sync.service.metrics import Metrics
 from sync.service.protocol import HttpLimits, guarded_protocol
+from sync.service.webhooks import declared_endpoints
 from sync.service.worker import Job, Worker
 
 log = get_logger("leadrouter.service")
@@ -52,8 +54,6 @@ LISTEN_QUEUE = 512
 # descriptors kept free beyond those open at start: store connections of the thread pool,
 # CRM connections, the log, a request's temporary files
 FD_RESERVE = 32
-MIN_PATH_SECRET = 16
-_PATH_SECRET = re.compile(r"[A-Za-z0-9._~-]+")  # unreserved URL characters: no escaping
 
 
 def _seconds(value: timedelta) -> float:
@@ -101,11 +101,18 @@ def connection_cap(configured: int) -> int:
     return max(8, min(configured, headroom))
 
 
+def tls_files() -> str:
+    """The settings naming TLS files, as a failure to use them cites them: the service's
+    certificate and key, and each connector plugin's client-certificate CA."""
+    cas = [e.client_ca_setting for e in declared_endpoints() if e.client_ca_setting]
+    return ", ".join(["[service] tls_cert / tls_key", *cas])
+
+
 def tls_context(cert: str, key: str, client_ca: str) -> ssl.SSLContext:
     """The server's TLS context; with `client_ca`, clients may present a certificate, which
-    must then chain to that CA (or be that certificate itself: a pinned leaf such as the one
-    Salesforce publishes for Outbound Messages). Whether a request came with a verified one
-    is the endpoint's business (only the Salesforce webhook requires it)."""
+    must then chain to that CA (or be that certificate itself: a pinned leaf such as one a
+    CRM publishes for its webhook deliveries). Whether a request came with a verified one is
+    the webhook source's business (it requires one when it asked for the CA)."""
     try:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -115,8 +122,7 @@ def tls_context(cert: str, key: str, client_ca: str) -> ssl.SSLContext:
             context.verify_mode = ssl.CERT_OPTIONAL
             context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     except (OSError, ssl.SSLError, ValueError) as exc:
-        raise StartupError(f"cannot use the TLS files ([service] tls_cert / tls_key, "
-                           f"[crm.salesforce] outbound_client_ca): {exc}") from None
+        raise StartupError(f"cannot use the TLS files ({tls_files()}): {exc}") from None
     return context
 
 
@@ -183,16 +189,15 @@ class Service:
         worker = self.worker
         ctx.wake = lambda: worker.request(Job.INBOX)
         self.inbox = webhook_store(service.state_url)
-        client_ca = self._salesforce_client_ca()
+        source = self._webhook_source(ctx)
+        client_ca = source.client_ca if source is not None else ""
         tls = tls_context(service.tls_cert, service.tls_key, client_ca) \
             if service.tls_cert else None
-        runtime = Runtime(ctx, self.metrics, worker, self._hubspot_secret(),
-                          self._salesforce_org(), service.public_url,
+        runtime = Runtime(ctx, self.metrics, worker, service.public_url,
                           service.webhook_max_bytes, self.inbox,
                           budget=EventBudget(service.webhook_rate),
                           allow=service.webhook_allow,
-                          salesforce_path_secret=self._salesforce_path_secret(),
-                          salesforce_client_cert=bool(client_ca))
+                          sources=(source,) if source is not None else ())
         host, port = sock.getsockname()[:2]
         scheme = "https" if tls else "http"
         self.listen = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
@@ -226,45 +231,15 @@ class Service:
         self.scheduler.start()
         self._announce(runtime)
 
-    def _hubspot_secret(self) -> str:
-        settings = self.config.hubspot
-        if self.config.crm_kind != "hubspot" or settings is None:
-            return ""
-        name = settings.webhook_secret_env
-        return self.environ.get(name, "") if name else ""
-
-    def _salesforce_org(self) -> str:
-        settings = self.config.salesforce
-        if self.config.crm_kind != "salesforce" or settings is None:
-            return ""
-        return settings.organization_id
-
-    def _salesforce_path_secret(self) -> str:
-        """The secret path segment; a configured variable that is unset or weak stops the
-        start (failing open would serve the plain, guessable path)."""
-        settings = self.config.salesforce
-        if not self._salesforce_org() or settings is None \
-                or not settings.outbound_path_secret_env:
-            return ""
-        name = settings.outbound_path_secret_env
-        secret = self.environ.get(name, "")
-        if len(secret) < MIN_PATH_SECRET or not _PATH_SECRET.fullmatch(secret):
-            raise StartupError(
-                f"[crm.salesforce] outbound_path_secret_env: the variable {name} must hold "
-                f"at least {MIN_PATH_SECRET} characters of A-Z a-z 0-9 . _ ~ - (it is "
-                f"{'not set' if not secret else 'too short or has other characters'})")
-        return secret
-
-    def _salesforce_client_ca(self) -> str:
-        settings = self.config.salesforce
-        if not self._salesforce_org() or settings is None or not settings.outbound_client_ca:
-            return ""
-        if not self.config.service.tls_cert:
-            raise StartupError(
-                "[crm.salesforce] outbound_client_ca needs [service] tls_cert and tls_key: "
-                "leadrouter sees client certificates only when it terminates TLS itself "
-                "(behind a TLS proxy, have the proxy verify them instead)")
-        return settings.outbound_client_ca
+    def _webhook_source(self, ctx: Context) -> WebhookSource | None:
+        """The connector's webhooks as configured, secrets read from the environment; a
+        configuration that cannot be served (a weak secret, a client CA without TLS) stops
+        the start: failing open would serve what the configuration meant to close."""
+        try:
+            return ctx.connector.webhook_source(
+                self.environ, terminates_tls=bool(self.config.service.tls_cert))
+        except WebhookSetupError as exc:
+            raise StartupError(str(exc)) from None
 
     def _schedule(self, worker: Worker) -> BackgroundScheduler:
         service = self.config.service
@@ -291,15 +266,10 @@ class Service:
     def _announce(self, runtime: Runtime) -> None:
         assert self.ctx is not None and self.limits is not None
         ctx, service, limits = self.ctx, self.config.service, self.limits
-        url = (self.config.hubspot.base_url if ctx.crm == "hubspot" and self.config.hubspot
-               else self.config.salesforce.instance_url if self.config.salesforce else "")
-        webhooks = []
-        if runtime.hubspot_secret:
-            webhooks.append(f"{self.listen}/webhooks/hubspot")
-        if runtime.salesforce_org:  # never the secret itself
-            webhooks.append(f"{self.listen}/webhooks/salesforce"
-                            + ("/{secret}" if runtime.salesforce_path_secret else ""))
-        log.info("service.started", crm_kind=ctx.crm, url=url, state=ctx.store.url,
+        # a path secret is announced as `{secret}`, never the secret itself
+        webhooks = [f"{self.listen}{source.path}" for source in runtime.sources]
+        log.info("service.started", crm_kind=ctx.crm, url=api_url(ctx.connector),
+                 state=ctx.store.url,
                  owners=len(ctx.directory.owner_of),
                  unusable=dict(ctx.directory.unusable) or None, listen=self.listen,
                  webhooks=webhooks or "off (polling only)",
@@ -312,7 +282,7 @@ class Service:
                          "body_timeout_s": limits.body_timeout,
                          "webhook_rate_per_min": service.webhook_rate,
                          "webhook_allow": [str(n) for n in service.webhook_allow] or "any",
-                         "client_cert": runtime.salesforce_client_cert})
+                         "client_cert": any(s.client_ca for s in runtime.sources)})
 
     # -- stop -----------------------------------------------------------------------------
     def request_stop(self) -> None:

@@ -157,6 +157,21 @@ class PortConnector:
     def contact_attempts(self, queries: Sequence[AttemptQuery]) -> Sequence[AttemptState]:
         return []
 
+    def placeholder_owner_ids(self) -> frozenset[str]:
+        return frozenset()
+
+    def eligibility_properties(self) -> frozenset[str]:
+        return frozenset()
+
+    def metadata_properties(self) -> dict[str, str]:
+        return {}
+
+    def record_link(self, crm_id: str) -> str:
+        return f"https://crm.invalid/record/{crm_id}"
+
+    def webhook_source(self, environ: object, *, terminates_tls: bool) -> None:
+        return None
+
     def close(self) -> None:
         pass
 

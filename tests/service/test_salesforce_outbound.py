@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
+from connectors.salesforce.webhooks import OutboundMessages
 from sandbox.hubspot import HubSpotSandbox
 from sync.config import parse_config
 from sync.context import Context, build_context
@@ -89,7 +90,8 @@ def serve(ctx: Context) -> Iterator[object]:
         metrics = Metrics(ctx.crm)
         worker = Worker(ctx, metrics)  # not started: requests just queue
         ctx.wake = lambda: worker.request(Job.INBOX)
-        client = Client(Runtime(ctx, metrics, worker, "", org, "", 4096))
+        sources = (OutboundMessages(org),) if org else ()
+        client = Client(Runtime(ctx, metrics, worker, "", 4096, sources=sources))
         made.append(client)
         return client, worker, metrics
 

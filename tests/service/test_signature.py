@@ -7,7 +7,8 @@ import time
 import pytest
 from hubspot.utils.signature import Signature
 
-from sync.service.webhooks import WebhookRejected, verify_hubspot
+from connectors.hubspot.webhooks import verify_hubspot
+from connectors.webhooks import WebhookRejected
 
 SECRET = "client-secret-for-tests"
 BODY = b'[{"objectId": 101, "subscriptionType": "contact.creation", "occurredAt": 1}]'

@@ -1,6 +1,10 @@
 """Prometheus metrics of one service instance, on a registry of its own (not the global one,
 so tests can run several apps in one process). Counters are fed from the pipeline's result
-dataclasses; CRM call counts and open leads per coordinator are read at scrape time."""
+dataclasses; CRM call counts and open leads per coordinator are read at scrape time.
+
+Every lead and CRM figure carries the portal (the CRM connection, "default" today) next to
+the CRM kind; the HTTP server's own figures (connections, errors, webhook requests) belong
+to the process and carry none."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from state import Store
+from state import DEFAULT_PORTAL, Store
 from sync.apply import ApplyResult
 from sync.ingest import IngestResult
 from sync.route import RouteResult
@@ -33,16 +37,17 @@ def call_stats(connector: Any) -> Any:
 
 
 class CrmCallCollector(Collector):
-    def __init__(self, connector: Any, crm: str) -> None:
+    def __init__(self, connector: Any, crm: str, portal: str = DEFAULT_PORTAL) -> None:
         self.connector = connector
         self.crm = crm
+        self.portal = portal
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         calls = CounterMetricFamily("leadrouter_crm_api_calls", "CRM API calls by endpoint",
-                                    labels=["crm", "endpoint"])
+                                    labels=["crm", "portal", "endpoint"])
         limited = CounterMetricFamily("leadrouter_crm_api_throttled",
                                       "CRM API calls answered 429 by endpoint",
-                                      labels=["crm", "endpoint"])
+                                      labels=["crm", "portal", "endpoint"])
         stats = call_stats(self.connector)
         if stats is not None:
             lock = getattr(stats, "lock", None)
@@ -52,8 +57,9 @@ class CrmCallCollector(Collector):
             else:
                 counted, throttled = dict(stats.calls), dict(getattr(stats, "throttled", {}))
             for endpoint, n in sorted(counted.items()):
-                calls.add_metric([self.crm, endpoint], n)
-                limited.add_metric([self.crm, endpoint], throttled.get(endpoint, 0))
+                calls.add_metric([self.crm, self.portal, endpoint], n)
+                limited.add_metric([self.crm, self.portal, endpoint],
+                                   throttled.get(endpoint, 0))
         yield calls
         yield limited
 
@@ -68,60 +74,63 @@ class OpenLeadsCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         gauge = GaugeMetricFamily("leadrouter_open_leads",
                                   "Open (assigned, uncontacted) leads per coordinator",
-                                  labels=["coordinator"])
+                                  labels=["portal", "coordinator"])
         try:
             with self.store.unit_of_work(read_only=True) as uow:
                 counts = uow.leads.open_counts()
         except Exception:  # a scrape must not fail because the store is busy
             counts = {}
         for ident in sorted(set(self.coordinators) | set(counts)):
-            gauge.add_metric([ident], counts.get(ident, 0))
+            gauge.add_metric([self.store.portal, ident], counts.get(ident, 0))
         yield gauge
 
 
 class Metrics:
-    def __init__(self, crm: str) -> None:
+    def __init__(self, crm: str, portal: str = DEFAULT_PORTAL) -> None:
         self.crm = crm
+        self.portal = portal
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.leads_seen = Counter("leadrouter_leads_seen", "New leads recorded (poll or "
-                                  "webhook)", ["crm"], registry=r)
+                                  "webhook)", ["crm", "portal"], registry=r)
         self.leads_skipped = Counter("leadrouter_leads_skipped", "New leads not eligible "
-                                     "(owned by a person or filtered out)", ["crm"], registry=r)
+                                     "(owned by a person or filtered out)", ["crm", "portal"],
+                                     registry=r)
         self.leads_routed = Counter("leadrouter_leads_routed", "Leads given an owner",
-                                    ["crm"], registry=r)
+                                    ["crm", "portal"], registry=r)
         self.leads_held = Counter("leadrouter_leads_held", "Leads held for the next shift",
-                                  ["crm"], registry=r)
+                                  ["crm", "portal"], registry=r)
         self.leads_unroutable = Counter("leadrouter_leads_unroutable", "Routing attempts "
                                         "that found no owner (an unroutable lead is tried "
-                                        "again)", ["crm"], registry=r)
+                                        "again)", ["crm", "portal"], registry=r)
         self.leads_set_aside = Counter("leadrouter_leads_set_aside", "Leads set aside: a "
                                        "record that could not be recorded or routed (see "
-                                       "explain)", ["crm"], registry=r)
+                                       "explain)", ["crm", "portal"], registry=r)
         self.leads_reevaluated = Counter("leadrouter_leads_reevaluated", "Skipped or set-aside "
-                                         "leads routed after they changed", ["crm"], registry=r)
+                                         "leads routed after they changed", ["crm", "portal"],
+                                         registry=r)
         self.leads_retried = Counter("leadrouter_leads_retried", "Unroutable leads tried "
-                                     "again", ["crm"], registry=r)
+                                     "again", ["crm", "portal"], registry=r)
         self.hints_outside_window = Counter("leadrouter_webhook_hints_outside_window",
                                             "Webhook hints for records created before the "
-                                            "backfill window (not routed)", ["crm"],
+                                            "backfill window (not routed)", ["crm", "portal"],
                                             registry=r)
         self.owners_written = Counter("leadrouter_owners_written", "Owner writes done in the "
-                                      "CRM", ["crm"], registry=r)
+                                      "CRM", ["crm", "portal"], registry=r)
         self.tasks_created = Counter("leadrouter_tasks_created", "Follow-up tasks created",
-                                     ["crm"], registry=r)
+                                     ["crm", "portal"], registry=r)
         self.overridden = Counter("leadrouter_leads_overridden", "Leads a person re-owned",
-                                  ["crm"], registry=r)
+                                  ["crm", "portal"], registry=r)
         self.time_to_owner = Histogram("leadrouter_time_to_owner_seconds",
                                        "Lead created in the CRM -> first owner written",
-                                       ["crm"], buckets=TIME_TO_OWNER_BUCKETS, registry=r)
+                                       ["crm", "portal"], buckets=TIME_TO_OWNER_BUCKETS, registry=r)
         self.contacted = Counter("leadrouter_contact_attempts", "First contact attempts seen",
-                                 ["crm", "within_sla"], registry=r)
+                                 ["crm", "portal", "within_sla"], registry=r)
         self.breaches = Counter("leadrouter_sla_breaches", "Leads past their response "
-                                "deadline", ["crm"], registry=r)
+                                "deadline", ["crm", "portal"], registry=r)
         self.escalations = Counter("leadrouter_escalations", "Breached leads re-routed "
                                    "(reassigned) or handed to the final owner (final)",
-                                   ["crm", "kind"], registry=r)
+                                   ["crm", "portal", "kind"], registry=r)
         self.webhooks = Counter("leadrouter_webhook_requests", "Webhook requests by outcome",
                                 ["source", "outcome"], registry=r)
         self.webhook_events = Counter("leadrouter_webhook_events", "Webhook events stored in "
@@ -144,39 +153,40 @@ class Metrics:
                                 ["job", "outcome"], registry=r)
 
     def attach(self, store: Store, connector: Any, coordinators: list[str]) -> None:
-        self.registry.register(CrmCallCollector(connector, self.crm))
+        self.registry.register(CrmCallCollector(connector, self.crm, self.portal))
         self.registry.register(OpenLeadsCollector(store, coordinators))
 
     def ingest(self, result: IngestResult) -> None:
-        self.leads_seen.labels(self.crm).inc(result.new)
-        self.leads_skipped.labels(self.crm).inc(result.skipped)
-        self.leads_set_aside.labels(self.crm).inc(result.set_aside)
-        self.leads_reevaluated.labels(self.crm).inc(result.reevaluated)
-        self.hints_outside_window.labels(self.crm).inc(result.outside_window)
+        self.leads_seen.labels(self.crm, self.portal).inc(result.new)
+        self.leads_skipped.labels(self.crm, self.portal).inc(result.skipped)
+        self.leads_set_aside.labels(self.crm, self.portal).inc(result.set_aside)
+        self.leads_reevaluated.labels(self.crm, self.portal).inc(result.reevaluated)
+        self.hints_outside_window.labels(self.crm, self.portal).inc(result.outside_window)
 
     def routing(self, result: RouteResult) -> None:
-        self.leads_routed.labels(self.crm).inc(result.routed)
-        self.leads_held.labels(self.crm).inc(result.held)
-        self.leads_unroutable.labels(self.crm).inc(result.unroutable)
-        self.leads_set_aside.labels(self.crm).inc(result.set_aside)
+        self.leads_routed.labels(self.crm, self.portal).inc(result.routed)
+        self.leads_held.labels(self.crm, self.portal).inc(result.held)
+        self.leads_unroutable.labels(self.crm, self.portal).inc(result.unroutable)
+        self.leads_set_aside.labels(self.crm, self.portal).inc(result.set_aside)
 
     def retried(self, count: int) -> None:
-        self.leads_retried.labels(self.crm).inc(count)
+        self.leads_retried.labels(self.crm, self.portal).inc(count)
 
     def apply(self, result: ApplyResult) -> None:
-        self.owners_written.labels(self.crm).inc(result.owners_written)
-        self.tasks_created.labels(self.crm).inc(result.tasks_created)
-        self.overridden.labels(self.crm).inc(result.overridden)
+        self.owners_written.labels(self.crm, self.portal).inc(result.owners_written)
+        self.tasks_created.labels(self.crm, self.portal).inc(result.tasks_created)
+        self.overridden.labels(self.crm, self.portal).inc(result.overridden)
         for seconds in result.owner_latencies:
-            self.time_to_owner.labels(self.crm).observe(seconds)
+            self.time_to_owner.labels(self.crm, self.portal).observe(seconds)
 
     def sla(self, result: SlaResult) -> None:
-        self.contacted.labels(self.crm, "true").inc(result.within_sla)
-        self.contacted.labels(self.crm, "false").inc(result.contacted - result.within_sla)
-        self.overridden.labels(self.crm).inc(result.overridden)
-        self.breaches.labels(self.crm).inc(result.breached)
-        self.escalations.labels(self.crm, "reassigned").inc(result.reassigned)
-        self.escalations.labels(self.crm, "final").inc(result.escalated)
+        self.contacted.labels(self.crm, self.portal, "true").inc(result.within_sla)
+        self.contacted.labels(self.crm, self.portal, "false").inc(
+            result.contacted - result.within_sla)
+        self.overridden.labels(self.crm, self.portal).inc(result.overridden)
+        self.breaches.labels(self.crm, self.portal).inc(result.breached)
+        self.escalations.labels(self.crm, self.portal, "reassigned").inc(result.reassigned)
+        self.escalations.labels(self.crm, self.portal, "final").inc(result.escalated)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

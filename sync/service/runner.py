@@ -183,7 +183,7 @@ class Service:
 
     def _start(self, ctx: Context, sock: socket.socket) -> None:
         config, service = self.config, self.config.service
-        self.metrics = Metrics(ctx.crm)
+        self.metrics = Metrics(ctx.crm, ctx.store.portal)
         self.metrics.attach(ctx.store, ctx.connector, list(config.rulebook.coordinators))
         self.worker = Worker(ctx, self.metrics)
         worker = self.worker

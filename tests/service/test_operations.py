@@ -71,21 +71,22 @@ def test_metrics_count_contacts_breaches_and_escalations(
     assert wait_for(lambda: all(owner_of(box, c) != first[c] for c in ignored), 10,
                     interval=0.1)
     assert wait_for(lambda: svc.metrics().get(
-        "leadrouter_contact_attempts_total{crm=hubspot,within_sla=true}") == 1, 5)
+        "leadrouter_contact_attempts_total{crm=hubspot,portal=default,within_sla=true}") == 1, 5)
     m = svc.metrics()
-    assert m["leadrouter_leads_routed_total{crm=hubspot}"] == 3
-    assert m["leadrouter_sla_breaches_total{crm=hubspot}"] >= 2
-    assert m["leadrouter_escalations_total{crm=hubspot,kind=reassigned}"] >= 2
-    assert m["leadrouter_escalations_total{crm=hubspot,kind=reassigned}"] + \
-        m["leadrouter_escalations_total{crm=hubspot,kind=final}"] == \
-        m["leadrouter_sla_breaches_total{crm=hubspot}"]
-    assert m["leadrouter_contact_attempts_total{crm=hubspot,within_sla=false}"] == 0
-    assert m["leadrouter_tasks_created_total{crm=hubspot}"] == \
+    assert m["leadrouter_leads_routed_total{crm=hubspot,portal=default}"] == 3
+    assert m["leadrouter_sla_breaches_total{crm=hubspot,portal=default}"] >= 2
+    assert m["leadrouter_escalations_total{crm=hubspot,kind=reassigned,portal=default}"] >= 2
+    assert m["leadrouter_escalations_total{crm=hubspot,kind=reassigned,portal=default}"] + \
+        m["leadrouter_escalations_total{crm=hubspot,kind=final,portal=default}"] == \
+        m["leadrouter_sla_breaches_total{crm=hubspot,portal=default}"]
+    assert m["leadrouter_contact_attempts_total{crm=hubspot,portal=default,within_sla=false}"] == 0
+    assert m["leadrouter_tasks_created_total{crm=hubspot,portal=default}"] == \
         sum(len(box.tasks_for(c)) for c in [called, *ignored])
     open_leads = sum(v for k, v in m.items() if k.startswith("leadrouter_open_leads{"))
     assert open_leads == 2  # the called lead is closed, the two others are open again
     calls = {k: v for k, v in m.items() if k.startswith("leadrouter_crm_api_calls_total")}
-    assert calls["leadrouter_crm_api_calls_total{crm=hubspot,endpoint=contacts.batch_update}"]
+    assert calls["leadrouter_crm_api_calls_total"
+                 "{crm=hubspot,endpoint=contacts.batch_update,portal=default}"]
     assert all(v == 0 for k, v in m.items()
                if k.startswith("leadrouter_crm_api_throttled_total"))
     time.sleep(0.1)

@@ -19,8 +19,8 @@ def test_a_contact_made_a_lead_after_creation_is_routed_from_the_webhook(
     svc.start()
     cid = box.create_contact({"insurance_type": "commercial", "state": "CA", "zip": "91101",
                               "hs_analytics_source": "PAID_SEARCH"})
-    assert wait_for(lambda: svc.metrics().get("leadrouter_leads_skipped_total{crm=hubspot}")
-                    == 1, 5.0)
+    skipped = "leadrouter_leads_skipped_total{crm=hubspot,portal=default}"
+    assert wait_for(lambda: svc.metrics().get(skipped) == 1, 5.0)
     box.set_lead_status(cid, "OPEN")  # not an eligibility property: acknowledged, ignored
     box.update_contact(cid, {"lifecyclestage": "lead"})  # a workflow, seconds later
     assert wait_for(lambda: owner_of(box, cid), 5.0)

@@ -33,10 +33,10 @@ def test_a_webhook_gets_the_owner_written_within_2s_while_polling_sleeps(
     assert wait_for(lambda: all(len(box.tasks_for(c)) == 1 for c in ids), 5.0)
 
     m = svc.metrics()
-    assert m["leadrouter_leads_seen_total{crm=hubspot}"] == 40
-    assert m["leadrouter_leads_routed_total{crm=hubspot}"] == 40
-    assert m["leadrouter_owners_written_total{crm=hubspot}"] == 40
-    assert m["leadrouter_time_to_owner_seconds_count{crm=hubspot}"] == 40
+    assert m["leadrouter_leads_seen_total{crm=hubspot,portal=default}"] == 40
+    assert m["leadrouter_leads_routed_total{crm=hubspot,portal=default}"] == 40
+    assert m["leadrouter_owners_written_total{crm=hubspot,portal=default}"] == 40
+    assert m["leadrouter_time_to_owner_seconds_count{crm=hubspot,portal=default}"] == 40
     assert m["leadrouter_webhook_events_total{result=new,source=hubspot}"] == 40
     polls = sum(v for k, v in m.items()
                 if k.startswith("leadrouter_job_runs_total{") and "poll" in k.split("job=")[1])
@@ -115,7 +115,7 @@ def test_refused_deliveries_write_nothing_and_replays_make_one_task_each(
     assert m["leadrouter_webhook_events_total{result=new,source=hubspot}"] == 3
     assert m["leadrouter_webhook_events_total{result=duplicate,source=hubspot}"] == 6
     assert m["leadrouter_webhook_requests_total{outcome=accepted,source=hubspot}"] == 3
-    assert m["leadrouter_leads_routed_total{crm=hubspot}"] == 3
+    assert m["leadrouter_leads_routed_total{crm=hubspot,portal=default}"] == 3
 
 
 def test_property_changes_are_acknowledged_and_ignored(

@@ -74,6 +74,7 @@ class InboxHint:
 
     id: int
     source: str  # the CRM kind that sent it
+    dedupe_key: str
     crm_id: str
     event_type: str
     occurred_at: datetime | None

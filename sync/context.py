@@ -13,9 +13,9 @@ from connectors.registry import connector_factory
 from state import Store, open_store
 from state.writer_lock import WriterLock, acquire_writer_lock
 from sync.config import Config
-from sync.events import EventBus
 from sync.logs import get_logger
 from sync.owners import OwnerDirectory, resolve_owners
+from sync.subscribers import EventBus
 
 
 def utc_now() -> datetime:

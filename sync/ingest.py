@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from connectors.base import CrmLead
 from state import LeadStatus, StoreUnavailable, UnitOfWork
 from sync.context import Context
-from sync.leads import routing_attributes
 from sync.lifecycle import LeadEvent, arrive, transition
 from sync.logs import get_logger
+from sync.routing_input import routing_attributes
 
 log = get_logger("leadrouter.ingest")
 POLL_PAGE = 500  # leads per transaction

@@ -4,7 +4,7 @@ A change is `(state, event) -> state`, looked up in `TRANSITIONS` below. `transi
 `arrive()` for a record seen the first time) is the only code that writes a lead's status:
 in the caller's transaction it updates the lead, writes its audit row (the routing
 explanation, for `explain`), appends one `lead_events` row (ids and categories only), hands
-that event to the subscribers (`sync/events.py`) and logs one canonical line. A pair missing
+that event to the subscribers (`sync/subscribers.py`) and logs one canonical line. A pair missing
 from the table raises `IllegalTransition`: the lead is left as it was and the caller's
 savepoint sets it aside rather than writing a status nobody designed.
 
@@ -24,8 +24,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from state import AuditKind, LeadEventRecord, LeadRecord, LeadStatus, UnitOfWork
-from sync.events import EventBus
 from sync.logs import get_logger
+from sync.subscribers import EventBus
 
 log = get_logger("leadrouter.lifecycle")
 S = LeadStatus

@@ -22,9 +22,9 @@ from state import (
     steps_detail,
 )
 from sync.context import Context
-from sync.leads import make_lead
 from sync.lifecycle import Assignment, LeadEvent, transition
 from sync.logs import get_logger
+from sync.routing_input import make_lead
 
 log = get_logger("leadrouter.route")
 BATCH = 200

@@ -9,11 +9,13 @@ row), so a store upgraded in place keeps nothing a rule could not compare.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+from state import UnitOfWork
 from sync.context import Context
-from sync.leads import vocabulary_of
 from sync.logs import get_logger
+from sync.routing_input import vocabulary_of
 from sync.vocabulary import OTHER, Vocabulary
 
 log = get_logger("leadrouter.scrub")
@@ -57,30 +59,36 @@ def scrub_store(ctx: Context) -> int:
 
 
 def _scrub_leads(ctx: Context, vocabulary: Vocabulary) -> int:
-    changed, last = 0, 0
-    while True:
-        with ctx.store.unit_of_work() as uow:
-            batch = uow.leads.attribute_batch(last, BATCH)
-            for row_id, attributes in batch:
-                clean = vocabulary.clean(attributes)
-                if clean != attributes:
-                    uow.leads.replace_attributes(row_id, clean)
-                    changed += 1
-            uow.commit()
-        if len(batch) < BATCH:
-            return changed
-        last = batch[-1][0]
+    return _rewrite(ctx, lambda uow, last: uow.leads.attribute_batch(last, BATCH),
+                    lambda attributes: _changed(vocabulary.clean(attributes), attributes),
+                    lambda uow, row_id, clean: uow.leads.replace_attributes(row_id, clean))
 
 
 def _scrub_audit(ctx: Context, vocabulary: Vocabulary) -> int:
+    return _rewrite(ctx, lambda uow, last: uow.audit.detail_batch(last, BATCH),
+                    lambda detail: _detail(detail, vocabulary),
+                    lambda uow, row_id, clean: uow.audit.replace_detail(row_id, clean))
+
+
+def _changed(clean: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any] | None:
+    return None if clean == stored else clean
+
+
+Batch = list[tuple[int, dict[str, Any]]]
+
+
+def _rewrite(ctx: Context, read: Callable[[UnitOfWork, int], Batch],
+             clean: Callable[[dict[str, Any]], dict[str, Any] | None],
+             write: Callable[[UnitOfWork, int, dict[str, Any]], None]) -> int:
+    """Walk a table in id order, a batch per transaction; write back what `clean` changes."""
     changed, last = 0, 0
     while True:
         with ctx.store.unit_of_work() as uow:
-            batch = uow.audit.detail_batch(last, BATCH)
-            for row_id, detail in batch:
-                cleaned = _detail(detail, vocabulary)
+            batch = read(uow, last)
+            for row_id, value in batch:
+                cleaned = clean(value)
                 if cleaned is not None:
-                    uow.audit.replace_detail(row_id, cleaned)
+                    write(uow, row_id, cleaned)
                     changed += 1
             uow.commit()
         if len(batch) < BATCH:

@@ -20,7 +20,7 @@ from typing import Any
 from routing import apply_decision, route
 from routing.models import Decision, Lead, RosterState, Status
 from sync.config import Config
-from sync.leads import make_lead, routing_attributes
+from sync.routing_input import make_lead, routing_attributes
 
 
 class InputError(Exception):

@@ -61,8 +61,8 @@ class InboxRepo:
         stmt = stmt.order_by(col(InboxRow.id)).limit(limit)
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return [InboxHint(int(row.id or 0), row.source, row.crm_id, row.event_type,
-                          row.occurred_at)
+        return [InboxHint(int(row.id or 0), row.source, row.dedupe_key, row.crm_id,
+                          row.event_type, row.occurred_at)
                 for row in self.session.exec(stmt)]
 
     def mark_processed(self, ids: Iterable[int], *, now: datetime | None = None) -> int:

@@ -46,7 +46,7 @@ from sync.service.intake import EventBudget, ForwardedHeaders, parse_address, re
 from sync.service.metrics import CONTENT_TYPE, Metrics
 from sync.service.protocol import CLIENT_CERT
 from sync.service.serverlog import REQUEST_LINES, LineLimiter
-from sync.service.webhooks import declared_endpoints, persist
+from sync.service.webhook_routes import declared_endpoints, persist
 from sync.service.worker import Worker
 
 log = get_logger("leadrouter.http")

@@ -15,7 +15,7 @@ from typing import Any
 from sync.logs import get_logger
 from sync.service.metrics import Metrics
 from sync.service.serverlog import LineLimiter
-from sync.service.webhooks import webhook_paths
+from sync.service.webhook_routes import webhook_paths
 
 log = get_logger("leadrouter.http")
 FIXED_ROUTES = ("/", "/healthz", "/metrics")

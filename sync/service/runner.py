@@ -40,7 +40,7 @@ from sync.service.app import Runtime, create_app
 from sync.service.intake import EventBudget
 from sync.service.metrics import Metrics
 from sync.service.protocol import HttpLimits, guarded_protocol
-from sync.service.webhooks import declared_endpoints
+from sync.service.webhook_routes import declared_endpoints
 from sync.service.worker import Job, Worker
 
 log = get_logger("leadrouter.service")

@@ -12,34 +12,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from connectors.base import AuthError, CrmError
-from state.errors import StoreError
-from sync.apply import ApplyResult, apply_pending
 from sync.context import Context
-from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
 from sync.logs import get_logger
-from sync.route import RouteResult, release_held, retry_unroutable, route_waiting
+from sync.pipeline import INBOX_LIMIT, Job, Run, RunResult, Step, run_steps, steps_for
 from sync.service.metrics import Metrics
-from sync.sla_scan import SlaResult, detect_attempts, escalate_breached
-from sync.tally import add_up
+
+# Job is the pipeline's (the job -> steps mapping is data there); the runner imports it here
+__all__ = ["CrmErrorInfo", "Job", "Worker", "WorkerState"]
 
 log = get_logger("leadrouter.worker")
-INBOX_LIMIT = 500
 # minimum spacing of webhook-triggered runs (seconds): about 4 CRM calls per run, so at most
-# ~16 calls/s from webhooks, under HubSpot's 190 per 10 s whatever the webhook rate
+# ~16 calls/s from webhooks, within the connectors' default rate limits whatever the webhook
+# rate (their client-side limiters hold the exact figure)
 INBOX_MIN_GAP = 0.25
-APPLY_ROUNDS = 20
-
-
-class Job(StrEnum):
-    POLL = "poll"  # reconciliation: poll the CRM, then everything a new lead needs
-    INBOX = "inbox"  # webhook hints: fetch those records, route, write
-    RELEASE = "release"  # held leads whose shift has started
-    APPLY = "apply"  # pending CRM writes (retries)
-    SLA = "sla"  # contact attempts, breaches, escalation
 
 
 @dataclass
@@ -63,17 +51,6 @@ class WorkerState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-@dataclass
-class RunTally:
-    ingest: IngestResult = field(default_factory=IngestResult)
-    routing: RouteResult = field(default_factory=RouteResult)
-    apply: ApplyResult = field(default_factory=ApplyResult)
-    sla: SlaResult = field(default_factory=SlaResult)
-    released: int = 0
-    retried: int = 0
-    failed: list[str] = field(default_factory=list)
-
-
 class Worker:
     def __init__(self, ctx: Context, metrics: Metrics) -> None:
         self.ctx = ctx
@@ -83,6 +60,10 @@ class Worker:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._roster_changed = True  # a start: the config or the roster may be new
+        # each step's figures feed the metric of the RunResult field they add to
+        self._metrics_for: dict[str, Callable[[Any], None]] = {
+            "ingest": metrics.ingest, "routing": metrics.routing, "apply": metrics.apply,
+            "sla": metrics.sla, "retried": metrics.retried}
         self._thread = threading.Thread(target=self._loop, name="leadrouter-worker",
                                         daemon=True)
 
@@ -139,84 +120,56 @@ class Worker:
                 with self._cond:
                     self.state.busy = False
 
-    def run(self, jobs: set[Job]) -> RunTally:
-        """Run the steps these jobs need, in pipeline order; one log line per run.
-
-        A phase that fails never skips the others: each later phase still runs (the outbox
-        and the cursor keep the failed one's work for the next run). After an auth error the
-        phases that call the CRM are skipped (a person must act); routing still runs.
-        """
-        ctx, tally = self.ctx, RunTally()
+    def run(self, jobs: set[Job]) -> RunResult:
+        """Run the steps these jobs need, in pipeline order (sync/pipeline.py); one log line
+        per run. A failing step never skips the others; after an auth error the steps that
+        call the CRM are skipped (a person must act). What the steps ask for (capacity
+        freed, leads reassigned) is requested for the next run."""
         started = time.monotonic()
-        new_leads = bool(jobs & {Job.POLL, Job.INBOX, Job.RELEASE})
-        # (name, phase, calls the CRM)
-        phases: list[tuple[str, Callable[[], Any], bool]] = []
-        if Job.POLL in jobs:
-            phases.append(("poll", lambda: self._poll(tally), True))
-        if Job.POLL in jobs or Job.INBOX in jobs:
-            phases.append(("inbox", lambda: self._inbox(tally), True))
-        if Job.POLL in jobs:
-            phases.append(("purge", self._purge, False))
-        if Job.POLL in jobs or Job.RELEASE in jobs:
-            phases.append(("release", lambda: self._release(tally), False))
-        if new_leads:
-            phases.append(("route", lambda: self._route(tally), False))
-        if new_leads or Job.APPLY in jobs:
-            phases.append(("apply", lambda: self._apply(tally), True))
-        if Job.SLA in jobs:
-            phases.append(("attempts", lambda: self._attempts(tally), True))
-            phases.append(("escalate", lambda: self._escalate(tally), True))
-        outcomes: list[str] = []
-        auth_failed = False
-        for name, phase, uses_crm in phases:
-            if self._stop.is_set():
-                outcomes.append("abandoned")  # the outbox and cursor make stopping here safe
-                break
-            if uses_crm and auth_failed:
-                continue
-            try:
-                phase()
-            except AuthError as exc:
-                self._crm_failed(name, exc, tally)
-                with self.state.lock:
-                    self.state.auth_failed = True
-                log.error("job.stopped", job=name, error=str(exc), error_type="AuthError",
-                          reason="a person must fix the CRM credentials or scopes")
-                outcomes.append("auth_error")
-                auth_failed = True
-            except CrmError as exc:
-                self._crm_failed(name, exc, tally)
-                outcomes.append("crm_error")
-            except StoreError as exc:
-                tally.failed.append(name)
-                log.error("job.stopped", job=name, error=str(exc),
-                          error_type=type(exc).__name__)
-                outcomes.append("store_error")
-            except Exception as exc:
-                # a bug: the type and where, never the message (it may carry lead data)
-                tally.failed.append(name)
-                log.error("job.crashed", job=name, error_type=type(exc).__name__)
-                outcomes.append("crashed")
-        outcome = outcomes[0] if outcomes else "ok"
+        run = Run(self.ctx, roster_changed=self._roster_changed, stopping=self._stop.is_set,
+                  on_figures=self._step_done, on_failure=self._step_failed)
+        result = run_steps(run, steps_for(jobs))
+        outcome = result.outcome or "ok"
         if outcome == "ok" and self._stop.is_set():
             outcome = "stopped"  # the rest waits in the outbox for the next start
         with self.state.lock:
             self.state.runs += 1
-            self.state.last_run = ctx.clock()
+            self.state.last_run = self.ctx.clock()
         self.metrics.job_runs.labels(",".join(sorted(jobs)), outcome).inc()
-        self._log(jobs, tally, outcome, started)
-        return tally
+        self._log(jobs, result, outcome, started)
+        if Job.RELEASE in result.follow_up:
+            self.roster_changed()
+        for job in result.follow_up - {Job.RELEASE}:
+            self.request(job)
+        return result
 
-    def _crm_failed(self, job: str, exc: CrmError, tally: RunTally) -> None:
-        tally.failed.append(job)
+    def _step_done(self, step: Step, figures: Any) -> None:
+        """Metrics and health as each step reports; these keep the worker's own state."""
+        record = self._metrics_for.get(step.into or "")
+        if record is not None:
+            record(figures)
+        if step.name == "poll":
+            with self.state.lock:
+                self.state.last_poll = self.ctx.clock()
+                self.state.auth_failed = False
+                self.state.crm_error = None
+        elif step.name == "inbox" and figures.from_webhooks >= INBOX_LIMIT:
+            self.request(Job.INBOX)  # more waiting: take them in the next run
+        elif step.name == "retry":
+            # cleared only once the retry went through (a failed one is repeated next time);
+            # roster_changed() is called from this same thread, so nothing is lost in between
+            self._roster_changed = False
+
+    def _step_failed(self, step: Step, exc: Exception) -> None:
+        if not isinstance(exc, CrmError):
+            return
         with self.state.lock:
-            self.state.crm_error = CrmErrorInfo(type(exc).__name__, exc.status, job,
+            self.state.crm_error = CrmErrorInfo(type(exc).__name__, exc.status, step.name,
                                                 self.ctx.clock())
-        if not isinstance(exc, AuthError):
-            log.warning("job.step_failed", job=job, error=str(exc),
-                        error_type=type(exc).__name__, http_status=exc.status)
+            if isinstance(exc, AuthError):
+                self.state.auth_failed = True
 
-    def _log(self, jobs: set[Job], t: RunTally, outcome: str, started: float) -> None:
+    def _log(self, jobs: set[Job], t: RunResult, outcome: str, started: float) -> None:
         busy = (t.ingest.new or t.routing.routed or t.routing.held or t.routing.unroutable
                 or t.apply.owners_written or t.apply.tasks_created or t.sla.contacted
                 or t.sla.breached or t.released or t.ingest.from_webhooks or t.retried
@@ -229,75 +182,9 @@ class Worker:
                  held=t.routing.held, unroutable=t.routing.unroutable,
                  written=t.apply.owners_written, created=t.apply.tasks_created,
                  contacted=t.sla.contacted, breached=t.sla.breached,
-                 escalated=t.sla.escalated + t.sla.reassigned, failed=t.failed or None)
-
-    # -- phases ---------------------------------------------------------------------------
-    def _poll(self, tally: RunTally) -> None:
-        result = poll(self.ctx)
-        add_up(tally.ingest, result)
-        self.metrics.ingest(result)
-        with self.state.lock:
-            self.state.last_poll = self.ctx.clock()
-            self.state.auth_failed = False
-            self.state.crm_error = None
-
-    def _inbox(self, tally: RunTally) -> None:
-        result = drain_inbox(self.ctx, limit=INBOX_LIMIT)
-        add_up(tally.ingest, result)
-        self.metrics.ingest(result)
-        if result.from_webhooks >= INBOX_LIMIT:
-            self.request(Job.INBOX)  # more waiting: take them in the next run
-
-    def _purge(self) -> None:
-        purge_inbox(self.ctx)
-
-    def _release(self, tally: RunTally) -> None:
-        """Held leads whose shift began; unroutable leads tried again (all of them when the
-        roster changed since the last try, else those tried an escalation interval ago)."""
-        tally.released += release_held(self.ctx)
-        # cleared only once the retry went through (a failed one is repeated next time);
-        # roster_changed() is called from this same thread, so nothing is lost in between
-        retried = retry_unroutable(self.ctx, roster_changed=self._roster_changed)
-        self._roster_changed = False
-        tally.retried += retried
-        self.metrics.retried(retried)
+                 escalated=t.sla.escalated + t.sla.reassigned, failed=t.failed_steps or None)
 
     def roster_changed(self) -> None:
         """Capacity freed, someone came back, the config changed: retry unroutable leads."""
         self._roster_changed = True
         self.request(Job.RELEASE)
-
-    def _route(self, tally: RunTally) -> None:
-        result = route_waiting(self.ctx)
-        tally.routing = result
-        self.metrics.routing(result)
-
-    def _apply(self, tally: RunTally) -> None:
-        """Round by round (owners, then their tasks), so a stop request is honoured between
-        batches; leftovers are picked up by the next apply job or the next start."""
-        for _ in range(APPLY_ROUNDS):
-            if self._stop.is_set():
-                return
-            result = apply_pending(self.ctx, rounds=1)
-            add_up(tally.apply, result)
-            self.metrics.apply(result)
-            if not (result.owners_written or result.tasks_created or result.overridden
-                    or result.failed or result.deferred):
-                return
-
-    def _attempts(self, tally: RunTally) -> None:
-        result = detect_attempts(self.ctx)
-        add_up(tally.sla, result)
-        self.metrics.sla(result)
-        if result.contacted or result.overridden:
-            self.roster_changed()  # capacity freed
-
-    def _escalate(self, tally: RunTally) -> None:
-        result = escalate_breached(self.ctx)
-        add_up(tally.sla, result)
-        self.metrics.sla(result)
-        if result.breached:
-            self.roster_changed()  # a lead moved to another owner
-        if result.breached and not self._stop.is_set():
-            self._apply(tally)
-

@@ -15,7 +15,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from state import LeadEventRecord, LeadStatus, Store, UnitOfWork, open_store
-from sync.events import EventBus
 from sync.lifecycle import (
     TRANSITIONS,
     Assignment,
@@ -25,6 +24,7 @@ from sync.lifecycle import (
     next_status,
     transition,
 )
+from sync.subscribers import EventBus
 
 T0 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 CRM = "hubspot"

@@ -1,0 +1,234 @@
+"""The pipeline as data: one ordered list of steps, one result, one failure policy.
+
+`sync --once` runs every step (then what they ask for); the service's worker runs the steps
+of its pending jobs. Both go through `run_steps`: a failing step is logged and recorded and
+the next step still runs (the outbox and the cursor keep its work for the next run); after a
+CRM auth error the steps that need the CRM are skipped, because a person must act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from connectors.base import AuthError, CrmError
+from state.errors import StoreError
+from sync.apply import ApplyResult, apply_pending
+from sync.context import Context
+from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
+from sync.logs import get_logger
+from sync.route import RouteResult, release_held, retry_unroutable, route_waiting
+from sync.sla_scan import SlaResult, detect_attempts, escalate_breached
+from sync.tally import add_up
+
+log = get_logger("leadrouter.pipeline")
+INBOX_LIMIT = 500  # webhook hints taken per run; the rest wait for the next one
+APPLY_ROUNDS = 20
+
+
+class Job(StrEnum):
+    """What the service's scheduler and webhooks ask for; each names a subset of STEPS."""
+
+    POLL = "poll"  # reconciliation: poll the CRM, then everything a new lead needs
+    INBOX = "inbox"  # webhook hints: fetch those records, route, write
+    RELEASE = "release"  # held leads whose shift has started; the roster changed
+    APPLY = "apply"  # pending CRM writes (retries)
+    SLA = "sla"  # contact attempts, breaches, escalation
+
+
+@dataclass
+class RunResult:
+    """What one run (or several, added up with `+`) did; `summary()` is its figures."""
+
+    ingest: IngestResult = field(default_factory=IngestResult)
+    routing: RouteResult = field(default_factory=RouteResult)
+    apply: ApplyResult = field(default_factory=ApplyResult)
+    sla: SlaResult = field(default_factory=SlaResult)
+    released: int = 0
+    retried: int = 0  # unroutable leads tried again
+    failed_steps: list[str] = field(default_factory=list)  # steps stopped by errors
+    auth_error: AuthError | None = None  # set: CRM steps were skipped, a person must act
+    # first thing that went wrong: auth_error | crm_error | store_error | crashed | abandoned
+    outcome: str | None = None
+    ran: list[str] = field(default_factory=list)  # steps run (failed ones too), in order
+    follow_up: set[Job] = field(default_factory=set)  # jobs the steps asked for
+
+    @property
+    def failed(self) -> list[str]:
+        """The worker's name for `failed_steps`."""
+        return self.failed_steps
+
+    def take(self, into: str | None, figures: Any) -> None:
+        """Add one step's figures to the field `into` (a count or a result dataclass)."""
+        if into is None:
+            return
+        current = getattr(self, into)
+        if isinstance(current, int):
+            setattr(self, into, current + figures)
+        else:
+            add_up(current, figures)
+
+    def __add__(self, other: RunResult) -> RunResult:
+        return add_up(add_up(RunResult(), self), other)
+
+    def __iadd__(self, other: RunResult) -> RunResult:
+        return add_up(self, other)
+
+    def summary(self) -> dict[str, Any]:
+        return {"ingest": asdict(self.ingest), "routing": asdict(self.routing),
+                "apply": asdict(self.apply), "sla": asdict(self.sla),
+                "released": self.released, "retried": self.retried,
+                "failed_steps": list(self.failed_steps)}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[Run], Any]  # returns the step's figures (or records them with run.add)
+    crm: bool  # needs the CRM (calls it or acts on what it read): skipped after an auth error
+    jobs: frozenset[Job]  # the service jobs that run it (sync --once runs every step)
+    into: str | None = None  # the RunResult field its figures add to
+
+
+@dataclass
+class Run:
+    """One run of steps: the context, what it did so far, and the caller's hooks."""
+
+    ctx: Context
+    result: RunResult = field(default_factory=RunResult)
+    roster_changed: bool = True  # retry every unroutable lead, not only those due again
+    stopping: Callable[[], bool] | None = None  # None: nothing interrupts this run
+    on_figures: Callable[[Step, Any], None] | None = None  # each step's figures, as they come
+    on_failure: Callable[[Step, Exception], None] | None = None
+    step: Step | None = None  # the step in progress
+
+    def add(self, figures: Any) -> None:
+        """Record figures of the step in progress (a step may report several batches)."""
+        assert self.step is not None
+        self.result.take(self.step.into, figures)
+        if self.on_figures is not None:
+            self.on_figures(self.step, figures)
+
+    def ask(self, *jobs: Job) -> None:
+        """A step asks for more work: the service schedules it, `sync --once` drains it."""
+        self.result.follow_up.update(jobs)
+
+
+def _apply(run: Run) -> None:
+    """Pending CRM writes. A run that may be stopped goes round by round (owners, then their
+    tasks), so a stop is honoured between batches; leftovers wait in the outbox."""
+    if run.stopping is None:
+        run.add(apply_pending(run.ctx, rounds=APPLY_ROUNDS))
+        return
+    for _ in range(APPLY_ROUNDS):
+        if run.stopping():
+            return
+        figures = apply_pending(run.ctx, rounds=1)
+        run.add(figures)  # recorded per round: a later failure keeps what was written
+        if not (figures.owners_written or figures.tasks_created or figures.overridden
+                or figures.failed or figures.deferred):
+            return
+
+
+def _attempts(run: Run) -> SlaResult:
+    figures = detect_attempts(run.ctx)
+    if figures.contacted or figures.overridden:
+        run.ask(Job.RELEASE)  # capacity freed: unroutable leads get their chance
+    return figures
+
+
+def _escalate(run: Run) -> SlaResult:
+    figures = escalate_breached(run.ctx)
+    if figures.breached:
+        run.ask(Job.RELEASE)  # leads moved to other owners: write them, retry the waiting
+    return figures
+
+
+def _jobs(*jobs: Job) -> frozenset[Job]:
+    return frozenset(jobs)
+
+
+NEW_LEADS = _jobs(Job.POLL, Job.INBOX, Job.RELEASE)
+
+# The pipeline, in order. A new step (email intake, say) is one more line here.
+STEPS: tuple[Step, ...] = (
+    Step("poll", lambda run: poll(run.ctx), crm=True, jobs=_jobs(Job.POLL), into="ingest"),
+    Step("inbox", lambda run: drain_inbox(run.ctx, limit=INBOX_LIMIT), crm=True,
+         jobs=_jobs(Job.POLL, Job.INBOX), into="ingest"),
+    Step("purge", lambda run: purge_inbox(run.ctx), crm=False, jobs=_jobs(Job.POLL)),
+    Step("release", lambda run: release_held(run.ctx), crm=False,
+         jobs=_jobs(Job.POLL, Job.RELEASE), into="released"),
+    Step("retry", lambda run: retry_unroutable(run.ctx, roster_changed=run.roster_changed),
+         crm=False, jobs=_jobs(Job.POLL, Job.RELEASE), into="retried"),
+    Step("route", lambda run: route_waiting(run.ctx), crm=False, jobs=NEW_LEADS,
+         into="routing"),
+    Step("apply", _apply, crm=True, jobs=NEW_LEADS | {Job.APPLY}, into="apply"),
+    Step("attempts", _attempts, crm=True, jobs=_jobs(Job.SLA), into="sla"),
+    # needs the CRM although it only writes the store: without the contact attempts it
+    # could not read, it would reassign leads that were in fact called
+    Step("escalate", _escalate, crm=True, jobs=_jobs(Job.SLA), into="sla"),
+)
+
+
+def steps_for(jobs: Iterable[Job]) -> list[Step]:
+    """The steps these jobs need, in pipeline order."""
+    wanted = set(jobs)
+    return [step for step in STEPS if step.jobs & wanted]
+
+
+def run_steps(run: Run, steps: Iterable[Step]) -> RunResult:
+    """Run `steps` in order under the one failure policy; returns `run.result`."""
+    result = run.result
+    for step in steps:
+        if run.stopping is not None and run.stopping():
+            result.outcome = result.outcome or "abandoned"  # outbox and cursor make it safe
+            break
+        if step.crm and result.auth_error is not None:
+            continue
+        run.step = step
+        result.ran.append(step.name)
+        try:
+            figures = step.run(run)
+            if figures is not None:
+                run.add(figures)
+        except Exception as exc:  # whatever stops a step ends that step only
+            _failed(run, step, exc)
+    run.step = None
+    return result
+
+
+def _failed(run: Run, step: Step, exc: Exception) -> None:
+    result = run.result
+    result.failed_steps.append(step.name)
+    if isinstance(exc, AuthError):
+        result.auth_error = result.auth_error or exc
+        kind = "auth_error"
+        log.error("job.stopped", job=step.name, error=str(exc), error_type="AuthError",
+                  reason="a person must fix the CRM credentials or scopes")
+    elif isinstance(exc, CrmError):
+        kind = "crm_error"
+        log.warning("job.step_failed", job=step.name, error=str(exc),
+                    error_type=type(exc).__name__, http_status=exc.status)
+    elif isinstance(exc, StoreError):  # store messages are written for users: no lead data
+        kind = "store_error"
+        log.error("job.stopped", job=step.name, error=str(exc), error_type=type(exc).__name__)
+    else:
+        # a bug: the type and where, never the message unless declared safe (may hold data)
+        kind = "crashed"
+        safe = {"error": str(exc)} if getattr(exc, "phi_safe", False) else {}
+        log.error("job.crashed", job=step.name, error_type=type(exc).__name__, **safe)
+    result.outcome = result.outcome or kind
+    if run.on_failure is not None:
+        run.on_failure(step, exc)
+
+
+def run_once(ctx: Context) -> RunResult:
+    """`sync --once`: every step once, then the steps their follow-ups ask for (capacity
+    freed, leads reassigned), so the run writes what it routed. Nothing is raised."""
+    run = Run(ctx)
+    run_steps(run, STEPS)
+    if run.result.follow_up:
+        run_steps(run, steps_for(run.result.follow_up))
+    return run.result

@@ -35,6 +35,10 @@ class LeadRecord:
     previous_owner: str | None
     updated_at: datetime
     id: int | None = None
+    source: str | None = None
+    first_owner_at: datetime | None = None
+    first_reason: str | None = None
+    after_hours: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,55 @@ class LeadRow(SQLModel, table=True):
     excluded: list[str] = Field(default_factory=list, sa_type=JsonType)
     previous_owner: str | None = Field(default=None, max_length=128)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # -- facts the report groups and measures by (set once, by the lifecycle) --
+    source: str | None = Field(default=None, max_length=64)  # the `source` attribute's token
+    first_owner_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # CRM accepted
+    first_reason: str | None = Field(default=None, max_length=64)  # first decision's reason
+    # the first decision found nobody on shift: how it was handled (held, on_call, assigned,
+    # unroutable); None when someone was on shift
+    after_hours: str | None = Field(default=None, max_length=16)
+
+
+class AssignmentRow(SQLModel, table=True):
+    """One assignment of a lead (each re-assignment is a new one with its own deadline): the
+    report's read model, kept by a subscriber to lead events (`sync/report/projection.py`)."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("portal", "crm", "crm_id", "number", name="uq_assignment_lead_number"),
+        Index("ix_assignment_portal_coordinator", "portal", "coordinator"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    portal: str = Field(default=DEFAULT_PORTAL, max_length=64)
+    crm: str = Field(max_length=16)
+    crm_id: str = Field(max_length=64)
+    number: int  # the lead's assignment counter for this assignment
+    kind: str = Field(max_length=16)  # routed | reassigned | escalated_final
+    coordinator: str = Field(max_length=128)
+    rule: str | None = Field(default=None, max_length=128)
+    reason: str | None = Field(default=None, max_length=64)
+    assigned_at: datetime = Field(sa_type=UTCDateTime)
+    sla_due: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    owner_written_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    outcome: str | None = Field(default=None, max_length=16)  # met | breached | overridden
+
+
+class PassedOverRow(SQLModel, table=True):
+    """A coordinator a routing decision passed over, and why (off_shift, at_capacity, pto,
+    away...): the report's answer to "why didn't Maria get any leads yesterday?"."""
+
+    __tablename__ = "passed_over"
+    __table_args__ = (Index("ix_passed_over_portal_at", "portal", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    portal: str = Field(default=DEFAULT_PORTAL, max_length=64)
+    crm: str = Field(max_length=16)
+    crm_id: str = Field(max_length=64)
+    at: datetime = Field(sa_type=UTCDateTime)
+    coordinator: str = Field(max_length=128)
+    reason: str = Field(max_length=24)
 
 
 class AuditRow(SQLModel, table=True):
@@ -250,5 +299,5 @@ def _table(model: type[SQLModel]) -> Table:
 STATE_TABLES: tuple[Table, ...] = tuple(
     _table(m)
     for m in (LeadRow, AuditRow, PointerRow, CursorRow, OutboxRow, InboxRow, LeadEventRow,
-              SchemaMetaRow)
+              AssignmentRow, PassedOverRow, SchemaMetaRow)
 )

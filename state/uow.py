@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from state.errors import StoreError, StoreUnavailable, driver_reason
 from state.repos import (
+    AssignmentRepo,
     AuditRepo,
     CursorRepo,
     InboxRepo,
@@ -30,6 +31,7 @@ from state.repos import (
     LeadRepo,
     OutboxRepo,
     PointerRepo,
+    ReportRepo,
 )
 from state.tables import DEFAULT_PORTAL
 
@@ -46,6 +48,8 @@ class UnitOfWork:
     inbox: InboxRepo
     audit: AuditRepo
     events: LeadEventRepo
+    assignments: AssignmentRepo
+    report: ReportRepo
 
     def __init__(self, engine: Engine, *, read_only: bool = False,
                  portal: str = DEFAULT_PORTAL) -> None:
@@ -65,6 +69,8 @@ class UnitOfWork:
         self.inbox = InboxRepo(self.session, self.portal)
         self.audit = AuditRepo(self.session, self.portal)
         self.events = LeadEventRepo(self.session, self.portal)
+        self.assignments = AssignmentRepo(self.session, self.portal)
+        self.report = ReportRepo(self.session, self.portal)
         self._open = True
         return self
 

@@ -128,7 +128,7 @@ def _owner_outcome(uow: UnitOfWork, ctx: Context, row: OutboxItem, outcome: Owne
         uow.outbox.mark_done(row.id, outcome.outcome.value, now=now)
         if lead is not None:
             _owner_written(uow, ctx, lead, current, payload.coordinator, payload.owner_id,
-                           outcome.outcome.value, now, result)
+                           outcome.outcome.value, row.assignment, now, result)
         result.owners_written += 1
     elif outcome.outcome is WriteOutcome.OVERRIDDEN:
         uow.outbox.mark_done(row.id, "overridden", now=now)
@@ -144,15 +144,16 @@ def _owner_outcome(uow: UnitOfWork, ctx: Context, row: OutboxItem, outcome: Owne
 
 
 def _owner_written(uow: UnitOfWork, ctx: Context, lead: LeadRecord, current: bool,
-                   coordinator: str, owner_id: str, outcome: str, now: datetime,
-                   result: ApplyResult) -> None:
+                   coordinator: str, owner_id: str, outcome: str, assignment: int,
+                   now: datetime, result: ApplyResult) -> None:
     """The CRM has the owner: the clock's owner is in place (recorded for any assignment)."""
     moves = current and lead.status in (LeadStatus.ROUTED, LeadStatus.REASSIGNED,
                                         LeadStatus.ESCALATED_FINAL)
     fields: dict[str, Any] = {"owner_written_at": now} if moves else {}
     updated = transition(uow, ctx, lead.crm_id, LeadEvent.OWNER_WRITTEN, now,
                          coordinator=coordinator or None,
-                         facts={"crm_owner": owner_id, "outcome": outcome}, **fields)
+                         facts={"crm_owner": owner_id, "outcome": outcome,
+                                "for_assignment": assignment}, **fields)
     if moves and lead.reassignments == 0 and updated.status == LeadStatus.OWNER_WRITTEN:
         result.owner_latencies.append(max(0.0, (now - lead.created_at).total_seconds()))
 

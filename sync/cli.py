@@ -128,6 +128,43 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from state import open_store
+    from sync.report import build_report, parse_when
+
+    config = _load(args)
+    now = datetime.now(UTC)
+    try:
+        since = parse_when(args.since, now)
+        until = parse_when(args.until, now) if args.until else now
+    except ValueError as exc:
+        print(f"leadrouter report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if since >= until:
+        print("leadrouter report: --since must be before --until", file=sys.stderr)
+        return EXIT_USAGE
+    store = open_store(config.service.state_url, migrate_schema=False)
+    try:
+        if args.csv:
+            from sync.report.export import write_csv
+
+            write_csv(store, since, until, sys.stdout)
+            return EXIT_OK
+        report = build_report(store, config, since=since, until=until, now=now)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    from sync.report.render import print_report
+
+    print_report(report, Console(highlight=False))
+    return EXIT_OK
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.cli import serve
 
@@ -178,6 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp = commands.add_parser("explain", help="print one lead's decision trail")
     exp.add_argument("crm_id", metavar="CRM_ID")
     exp.set_defaults(handler=cmd_explain)
+
+    rep = commands.add_parser("report", help="routing performance: speed to lead, SLA, "
+                              "coordinators, rules, sources, leads needing a person")
+    rep.add_argument("--since", default="7d", metavar="WHEN",
+                     help='a duration back from now ("24h", "7d") or an ISO 8601 date-time '
+                          "with an offset (default 7d)")
+    rep.add_argument("--until", default=None, metavar="WHEN", help="default: now")
+    out = rep.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON object (the contract's)")
+    out.add_argument("--csv", action="store_true",
+                     help="one row per lead of the window (ids, times, owner, rule, status)")
+    rep.set_defaults(handler=cmd_report)
 
     from sandbox import DEFAULT_EMULATOR, EMULATORS  # names only: no emulator is loaded
 

@@ -71,6 +71,13 @@ def build_connector(config: Config, *, environ: Mapping[str, str] | None = None,
     return connector
 
 
+def subscribe_features(bus: EventBus) -> None:
+    """What reacts to lead events (in the transaction of each change)."""
+    from sync.report import projection  # imports the lifecycle, which imports nothing here
+
+    projection.subscribe(bus)
+
+
 def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
                   clock: Callable[[], datetime] = utc_now, **connector_options: Any
                   ) -> Context:
@@ -108,6 +115,7 @@ def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
         # reported, never written: the router treats them as away
         log.warning("owner.unusable", coordinator=coordinator, reason=why)
     ctx = Context(config, store, connector, directory, clock, writer_lock=writer_lock)
+    subscribe_features(ctx.events)
     from sync.scrub import scrub_store  # needs the context; imports it
 
     try:

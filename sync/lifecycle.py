@@ -175,7 +175,8 @@ class Assignment:
     sla_due: datetime | None
 
 
-Fact = str | int | float | bool | None
+# a fact: an id, a time, a category or a count; or coordinator id -> category
+Fact = str | int | float | bool | None | Mapping[str, str]
 
 
 def transition(uow: UnitOfWork, ctx: Context, crm_id: str, event: LeadEvent, now: datetime,
@@ -192,6 +193,7 @@ def transition(uow: UnitOfWork, ctx: Context, crm_id: str, event: LeadEvent, now
     if lead is None:
         raise LookupError(f"no lead {ctx.crm}/{crm_id} in the store")
     target = next_status(lead.status, event)
+    fields.update(_firsts(lead, event, facts or {}, now))
     if assignment is not None:
         updated = uow.leads.assign(ctx.crm, crm_id, owner=assignment.owner,
                                    crm_owner_id=assignment.crm_owner_id, rule=assignment.rule,
@@ -207,6 +209,23 @@ def transition(uow: UnitOfWork, ctx: Context, crm_id: str, event: LeadEvent, now
         updated = uow.leads.update(ctx.crm, crm_id, now=now, **fields)
     _record(uow, ctx, updated, event, lead.status, now, coordinator, rule, facts, explanation)
     return updated
+
+
+_DECISIONS = (LeadEvent.ROUTED, LeadEvent.HELD, LeadEvent.UNROUTABLE)
+
+
+def _firsts(lead: LeadRecord, event: LeadEvent, facts: Mapping[str, Fact],
+            now: datetime) -> dict[str, Any]:
+    """Facts the report measures that only their first occurrence sets: the first owner the
+    CRM accepted, the first decision's reason and how an after-hours arrival was handled."""
+    out: dict[str, Any] = {}
+    if event is LeadEvent.OWNER_WRITTEN and lead.first_owner_at is None:
+        out["first_owner_at"] = now
+    if event in _DECISIONS and lead.first_reason is None:
+        out["first_reason"] = str(facts.get("reason") or event.value)[:64]
+        if facts.get("after_hours"):
+            out["after_hours"] = str(facts["after_hours"])
+    return out
 
 
 def arrive(uow: UnitOfWork, ctx: Context, crm_id: str, created_at: datetime,

@@ -22,7 +22,7 @@ from state import (
     steps_detail,
 )
 from sync.context import Context
-from sync.lifecycle import Assignment, LeadEvent, transition
+from sync.lifecycle import Assignment, Fact, LeadEvent, transition
 from sync.logs import get_logger
 from sync.routing_input import make_lead
 
@@ -61,6 +61,30 @@ def metadata(ctx: Context, decision: Decision, now: datetime) -> dict[str, str]:
     return {prop: values[name] for name, prop in names.items() if values.get(name)}
 
 
+def after_hours(decision: Decision) -> str | None:
+    """How a decision that found nobody on shift handled the lead; None if someone was."""
+    if not any(step.kind == "after_hours" for step in decision.explanation):
+        return None
+    if decision.status is Status.HELD:
+        return "held"
+    if decision.status is not Status.ASSIGNED:
+        return "unroutable"
+    return "on_call" if decision.reason.startswith("on_call:") else "assigned"
+
+
+def passed_over(decision: Decision) -> dict[str, str]:
+    """Coordinators the decision skipped -> why (the category its step starts with)."""
+    return {step.coordinator: step.detail.split(" ", 1)[0][:24]
+            for step in decision.explanation if step.kind == "skipped" and step.coordinator}
+
+
+def decision_facts(decision: Decision) -> dict[str, Fact]:
+    """What the lead events keep of a decision: its reason, how an after-hours arrival was
+    handled and whom it passed over -- ids and categories, never what the lead carried."""
+    return {"reason": decision.reason, "after_hours": after_hours(decision),
+            "passed_over": passed_over(decision) or None}
+
+
 def record_assignment(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: Decision,
                       owner: str, now: datetime, *,
                       event: LeadEvent = LeadEvent.ROUTED) -> None:
@@ -70,7 +94,7 @@ def record_assignment(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: 
     sla_due = decision.sla_due.isoformat() if decision.sla_due else None
     row = transition(uow, ctx, row.crm_id, event, now,
                      assignment=Assignment(owner, owner_id, decision.rule, decision.sla_due),
-                     facts={"reason": decision.reason, "sla_due": sla_due},
+                     facts={**decision_facts(decision), "sla_due": sla_due},
                      explanation=steps_detail(decision.explanation))
     uow.outbox.enqueue_for(ctx.crm, row.crm_id, row.assignment,
                            OwnerWritePayload(owner_id, owner, replaceable,
@@ -95,12 +119,12 @@ def decide(uow: UnitOfWork, ctx: Context, row: LeadRecord, roster: RosterState, 
         release_at = decision.release_at.isoformat() if decision.release_at else None
         transition(uow, ctx, row.crm_id, LeadEvent.HELD, now, rule=decision.rule,
                    held_until=decision.release_at,
-                   facts={"reason": decision.reason, "release_at": release_at},
+                   facts={**decision_facts(decision), "release_at": release_at},
                    explanation=steps_detail(decision.explanation))
         result.held += 1
     else:
         transition(uow, ctx, row.crm_id, LeadEvent.UNROUTABLE, now, rule=decision.rule,
-                   facts={"reason": decision.reason},
+                   facts=decision_facts(decision),
                    explanation=steps_detail(decision.explanation))
         result.unroutable += 1
     return apply_decision(roster, decision)

@@ -1,5 +1,6 @@
 """Repositories: small query objects bound to one unit of work's session."""
 
+from state.repos.assignments import AssignmentRepo
 from state.repos.audit import AuditRepo
 from state.repos.cursors import CursorRepo
 from state.repos.events import LeadEventRepo
@@ -7,6 +8,7 @@ from state.repos.inbox import InboxRepo
 from state.repos.leads import LeadRepo
 from state.repos.outbox import OutboxRepo
 from state.repos.pointers import PointerRepo
+from state.repos.report import ReportRepo
 
-__all__ = ["AuditRepo", "CursorRepo", "InboxRepo", "LeadEventRepo", "LeadRepo", "OutboxRepo",
-           "PointerRepo"]
+__all__ = ["AssignmentRepo", "AuditRepo", "CursorRepo", "InboxRepo", "LeadEventRepo",
+           "LeadRepo", "OutboxRepo", "PointerRepo", "ReportRepo"]

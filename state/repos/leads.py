@@ -37,8 +37,15 @@ _PHI_ATTRIBUTE_NAMES = frozenset(
 )  # fmt: skip
 _UPDATABLE = frozenset(LeadRow.model_fields) - {"id", "portal", "crm", "crm_id", "first_seen_at"}
 _DATETIME_FIELDS = frozenset(
-    {"created_at", "assigned_at", "owner_written_at", "sla_due", "held_until", "contacted_at"}
+    {"created_at", "assigned_at", "owner_written_at", "sla_due", "held_until", "contacted_at",
+     "first_owner_at"}
 )
+SOURCE_ATTRIBUTE = "source"  # the attribute the report groups leads by (CONTRACTS Part 2)
+
+
+def _source(attributes: Mapping[str, str]) -> str | None:
+    value = attributes.get(SOURCE_ATTRIBUTE)
+    return value[:64] if value else None
 
 
 def clean_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
@@ -72,7 +79,8 @@ def record_of(row: LeadRow) -> LeadRecord:
         owner_written_at=row.owner_written_at, sla_due=row.sla_due, held_until=row.held_until,
         contacted_at=row.contacted_at, reassignments=row.reassignments,
         excluded=list(row.excluded or ()), previous_owner=row.previous_owner,
-        updated_at=row.updated_at,
+        updated_at=row.updated_at, source=row.source, first_owner_at=row.first_owner_at,
+        first_reason=row.first_reason, after_hours=row.after_hours,
     )  # fmt: skip
 
 
@@ -107,6 +115,7 @@ class LeadRepo:
         An existing row is left as it is (update it explicitly if its attributes changed).
         """
         at = as_utc(now) if now else utcnow()
+        cleaned = clean_attributes(attributes)
         return insert_ignore(
             self.session,
             LeadRow,
@@ -116,7 +125,8 @@ class LeadRepo:
                 "crm_id": crm_id,
                 "created_at": as_utc(created_at),
                 "first_seen_at": at,
-                "attributes": clean_attributes(attributes),
+                "attributes": cleaned,
+                "source": _source(cleaned),
                 "status": LeadStatus.SEEN.value,
                 "assignment": 0,
                 "reassignments": 0,
@@ -139,6 +149,7 @@ class LeadRepo:
                 value = LeadStatus(value).value
             elif field == "attributes":
                 value = clean_attributes(value)
+                row.source = _source(value)
             elif field == "excluded":
                 value = sorted({str(v) for v in value})
             elif field in _DATETIME_FIELDS and value is not None:

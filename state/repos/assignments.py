@@ -1,0 +1,57 @@
+"""Assignments (one row per assignment of a lead): the report's read model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from state.repos._sql import insert_ignore
+from state.tables import DEFAULT_PORTAL, AssignmentRow, PassedOverRow
+from state.types import as_utc
+
+_TIMES = frozenset({"assigned_at", "sla_due", "owner_written_at", "attempt_at"})
+_SETTABLE = frozenset({"owner_written_at", "attempt_at", "outcome"})
+
+
+class AssignmentRepo:
+    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
+        self.session = session
+        self.portal = portal
+
+    def add(self, crm: str, crm_id: str, number: int, *, kind: str, coordinator: str,
+            rule: str | None, reason: str | None, assigned_at: datetime,
+            sla_due: datetime | None) -> bool:
+        """Record an assignment; False when it is recorded already (a replayed event)."""
+        return insert_ignore(self.session, AssignmentRow, {
+            "portal": self.portal, "crm": crm, "crm_id": crm_id, "number": number,
+            "kind": kind, "coordinator": coordinator, "rule": rule,
+            "reason": reason[:64] if reason else None, "assigned_at": as_utc(assigned_at),
+            "sla_due": as_utc(sla_due) if sla_due else None,
+        }, ["portal", "crm", "crm_id", "number"])
+
+    def passed_over(self, crm: str, crm_id: str, at: datetime,
+                    skipped: dict[str, str]) -> None:
+        """Record whom one routing decision passed over, and why."""
+        for coordinator, reason in sorted(skipped.items()):
+            self.session.add(PassedOverRow(portal=self.portal, crm=crm, crm_id=crm_id,
+                                           at=as_utc(at), coordinator=coordinator[:128],
+                                           reason=reason[:24]))
+
+    def settle(self, crm: str, crm_id: str, number: int, **changes: Any) -> int:
+        """Set what happened to one assignment; a field already set is kept (first wins)."""
+        unknown = set(changes) - _SETTABLE
+        if unknown:
+            raise TypeError(f"not settable assignment fields: {sorted(unknown)}")
+        done = 0
+        for field, value in changes.items():
+            column = col(getattr(AssignmentRow, field))
+            stmt = (update(AssignmentRow)
+                    .where(col(AssignmentRow.portal) == self.portal,
+                           col(AssignmentRow.crm) == crm, col(AssignmentRow.crm_id) == crm_id,
+                           col(AssignmentRow.number) == number, column.is_(None))
+                    .values({field: as_utc(value) if field in _TIMES else value}))
+            done += int(getattr(self.session.execute(stmt), "rowcount", 0))
+        return done

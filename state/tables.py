@@ -103,6 +103,9 @@ class LeadRow(SQLModel, table=True):
         Index("ix_lead_portal_status_held_until", "portal", "status", "held_until"),
         Index("ix_lead_portal_status_owner", "portal", "status", "owner"),
         Index("ix_lead_portal_created", "portal", "created_at"),
+        # covers the report's scans of a window (no row lookups)
+        Index("ix_lead_report", "portal", "created_at", "status", "first_owner_at",
+              "contacted_at", "after_hours", "first_reason", "source"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -143,6 +146,8 @@ class AssignmentRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("portal", "crm", "crm_id", "number", name="uq_assignment_lead_number"),
         Index("ix_assignment_portal_coordinator", "portal", "coordinator"),
+        Index("ix_assignment_report", "portal", "lead_created_at", "coordinator", "rule",
+              "kind", "outcome", "sla_due", "attempt_at", "assigned_at", "owner_written_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -150,6 +155,7 @@ class AssignmentRow(SQLModel, table=True):
     crm: str = Field(max_length=16)
     crm_id: str = Field(max_length=64)
     number: int  # the lead's assignment counter for this assignment
+    lead_created_at: datetime = Field(sa_type=UTCDateTime)  # the report's window, no join
     kind: str = Field(max_length=16)  # routed | reassigned | escalated_final
     coordinator: str = Field(max_length=128)
     rule: str | None = Field(default=None, max_length=128)
@@ -166,13 +172,15 @@ class PassedOverRow(SQLModel, table=True):
     away...): the report's answer to "why didn't Maria get any leads yesterday?"."""
 
     __tablename__ = "passed_over"
-    __table_args__ = (Index("ix_passed_over_portal_at", "portal", "at"),)
+    __table_args__ = (Index("ix_passed_over_report", "portal", "lead_created_at", "coordinator",
+                            "reason"),)
 
     id: int | None = Field(default=None, primary_key=True)
     portal: str = Field(default=DEFAULT_PORTAL, max_length=64)
     crm: str = Field(max_length=16)
     crm_id: str = Field(max_length=64)
     at: datetime = Field(sa_type=UTCDateTime)
+    lead_created_at: datetime = Field(sa_type=UTCDateTime)  # the report's window, no join
     coordinator: str = Field(max_length=128)
     reason: str = Field(max_length=24)
 

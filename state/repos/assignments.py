@@ -21,23 +21,27 @@ class AssignmentRepo:
         self.session = session
         self.portal = portal
 
-    def add(self, crm: str, crm_id: str, number: int, *, kind: str, coordinator: str,
+    def add(self, crm: str, crm_id: str, number: int, *, lead_created_at: datetime,
+            kind: str, coordinator: str,
             rule: str | None, reason: str | None, assigned_at: datetime,
             sla_due: datetime | None) -> bool:
         """Record an assignment; False when it is recorded already (a replayed event)."""
         return insert_ignore(self.session, AssignmentRow, {
             "portal": self.portal, "crm": crm, "crm_id": crm_id, "number": number,
+            "lead_created_at": as_utc(lead_created_at),
             "kind": kind, "coordinator": coordinator, "rule": rule,
             "reason": reason[:64] if reason else None, "assigned_at": as_utc(assigned_at),
             "sla_due": as_utc(sla_due) if sla_due else None,
         }, ["portal", "crm", "crm_id", "number"])
 
-    def passed_over(self, crm: str, crm_id: str, at: datetime,
+    def passed_over(self, crm: str, crm_id: str, at: datetime, lead_created_at: datetime,
                     skipped: dict[str, str]) -> None:
         """Record whom one routing decision passed over, and why."""
         for coordinator, reason in sorted(skipped.items()):
             self.session.add(PassedOverRow(portal=self.portal, crm=crm, crm_id=crm_id,
-                                           at=as_utc(at), coordinator=coordinator[:128],
+                                           at=as_utc(at),
+                                           lead_created_at=as_utc(lead_created_at),
+                                           coordinator=coordinator[:128],
                                            reason=reason[:24]))
 
     def settle(self, crm: str, crm_id: str, number: int, **changes: Any) -> int:

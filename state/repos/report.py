@@ -51,13 +51,10 @@ class ReportRepo:
                     _L.created_at < as_utc(until))
 
     def _assignments_in(self, since: datetime, until: datetime) -> Any:
-        """Assignments of the window's leads (joined to their lead)."""
-        return (select().select_from(AssignmentRow.__table__).join(  # type: ignore[attr-defined]
-            LeadRow.__table__, and_(  # type: ignore[attr-defined]
-            _L.portal == _A.portal,
-            _L.crm == _A.crm,
-            _L.crm_id == _A.crm_id))
-            .where(self._window(since, until)))
+        """Assignments of the window's leads (they carry their lead's creation time)."""
+        return (select().select_from(AssignmentRow.__table__)  # type: ignore[attr-defined]
+                .where(_A.portal == self.portal, _A.lead_created_at >= as_utc(since),
+                       _A.lead_created_at < as_utc(until)))
 
     def sla_class(self, now: datetime) -> ColumnElement[str]:
         """met / breached / pending / overridden of one assignment (CONTRACTS Part 2)."""
@@ -73,40 +70,29 @@ class ReportRepo:
     # -- leads ----------------------------------------------------------------------------
 
     def lead_groups(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """Counts of the window's leads by status, owner written, after-hours handling and
-        whether the first owner came from a fallback."""
+        """Counts of the window's leads by status, owner written, after-hours handling,
+        whether the first owner came from a fallback, and source (one pass)."""
         owner = _L.first_owner_at.is_not(None)
         fallback = func.coalesce(_L.first_reason, "").like("fallback:%")
-        stmt = (select(_L.status, owner, _L.after_hours, fallback, func.count())
+        stmt = (select(_L.status, owner, _L.after_hours, fallback, _L.source, func.count())
                 .where(self._window(since, until))
-                .group_by(_L.status, owner, _L.after_hours, fallback))
+                .group_by(_L.status, owner, _L.after_hours, fallback, _L.source))
         return [{"status": str(s), "owner_written": bool(o), "after_hours": h,
-                 "fallback": bool(f), "count": int(n)}
-                for s, o, h, f, n in self.session.execute(stmt)]
+                 "fallback": bool(f), "source": src, "count": int(n)}
+                for s, o, h, f, src, n in self.session.execute(stmt)]
 
-    def time_to_owner(self, since: datetime, until: datetime) -> list[float]:
-        seconds = self._seconds(_L.first_owner_at, _L.created_at)
-        stmt = (select(seconds).where(self._window(since, until),
-                                      _L.first_owner_at.is_not(None),
-                                      _L.status.not_in(_NOT_ARRIVED))
-                .order_by(seconds))
-        return [max(0.0, float(v)) for (v,) in self.session.execute(stmt)]
-
-    def time_to_first_attempt(self, since: datetime, until: datetime
-                              ) -> list[tuple[str | None, float]]:
-        """(source, seconds from creation to the first attempt's own time) per lead."""
-        seconds = self._seconds(_L.contacted_at, _L.created_at)
-        stmt = (select(_L.source, seconds)
-                .where(self._window(since, until), _L.contacted_at.is_not(None),
-                       _L.status.not_in(_NOT_ARRIVED))
-                .order_by(seconds))
-        return [(s, max(0.0, float(v))) for s, v in self.session.execute(stmt)]
-
-    def sources(self, since: datetime, until: datetime) -> dict[str | None, int]:
-        stmt = (select(_L.source, func.count())
-                .where(self._window(since, until), _L.status.not_in(_NOT_ARRIVED))
-                .group_by(_L.source))
-        return {s: int(n) for s, n in self.session.execute(stmt)}
+    def durations(self, since: datetime, until: datetime
+                  ) -> list[tuple[str | None, float | None, float | None]]:
+        """(source, seconds to the first owner write, seconds to the first attempt) of each
+        arrived lead with either (unordered: the caller sorts plain floats)."""
+        to_owner = self._seconds(_L.first_owner_at, _L.created_at)
+        to_attempt = self._seconds(_L.contacted_at, _L.created_at)
+        stmt = (select(_L.source, to_owner, to_attempt)
+                .where(self._window(since, until), _L.status.not_in(_NOT_ARRIVED),
+                       or_(_L.first_owner_at.is_not(None), _L.contacted_at.is_not(None))))
+        return [(s, None if o is None else max(0.0, float(o)),
+                 None if a is None else max(0.0, float(a)))
+                for s, o, a in self.session.execute(stmt)]
 
     # -- assignments ----------------------------------------------------------------------
 
@@ -125,18 +111,15 @@ class ReportRepo:
         """(coordinator, seconds from their owner write to the contact attempt)."""
         seconds = self._seconds(_A.attempt_at, _A.owner_written_at)
         stmt = (self._assignments_in(since, until).add_columns(_A.coordinator, seconds)
-                .where(_A.attempt_at.is_not(None), _A.owner_written_at.is_not(None))
-                .order_by(seconds))
+                .where(_A.attempt_at.is_not(None), _A.owner_written_at.is_not(None)))
         return [(str(c), max(0.0, float(v))) for c, v in self.session.execute(stmt)]
 
     def passed_over(self, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
         """(coordinator, why) -> how many routing decisions of the window's leads passed
         them over."""
         stmt = (select(_P.coordinator, _P.reason, func.count())
-                .select_from(PassedOverRow.__table__.join(  # type: ignore[attr-defined]
-                    LeadRow.__table__, and_(  # type: ignore[attr-defined]
-                        _L.portal == _P.portal, _L.crm == _P.crm, _L.crm_id == _P.crm_id)))
-                .where(self._window(since, until))
+                .where(_P.portal == self.portal, _P.lead_created_at >= as_utc(since),
+                       _P.lead_created_at < as_utc(until))
                 .group_by(_P.coordinator, _P.reason))
         return {(str(c), str(r)): int(n) for c, r, n in self.session.execute(stmt)}
 
@@ -167,11 +150,17 @@ class ReportRepo:
         stmt = (select(_L.crm_id, _L.status, _L.owner, _L.rule,
                        _L.first_reason, _L.held_until, _L.first_seen_at,
                        _L.updated_at, _L.sla_due)
-                .where(_L.portal == self.portal, or_(flagged, waiting))
+                # every case names its statuses: the (portal, status) index finds them
+                .where(_L.portal == self.portal, _L.status.in_(_statuses(*_NEEDING)),
+                       or_(flagged, waiting))
                 .order_by(_L.first_seen_at, _L.id).limit(limit))
         keys = ("crm_id", "status", "owner", "rule", "first_reason", "held_until",
                 "first_seen_at", "updated_at", "sla_due")
         return [dict(zip(keys, row, strict=True)) for row in self.session.execute(stmt)]
+
+
+_NEEDING = (LeadStatus.HELD, LeadStatus.UNROUTABLE, LeadStatus.SET_ASIDE, LeadStatus.BREACHED,
+            LeadStatus.SEEN, LeadStatus.ROUTED, LeadStatus.REASSIGNED)
 
 
 def _statuses(*statuses: LeadStatus) -> Iterable[str]:

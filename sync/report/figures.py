@@ -109,15 +109,20 @@ def build_report(store: Store, config: Config, *, since: datetime, until: dateti
     """The report of the leads the CRM created in `[since, until)`, as of `now`."""
     with store.unit_of_work(read_only=True) as uow:
         lead_groups = uow.report.lead_groups(since, until)
-        to_owner = uow.report.time_to_owner(since, until)
-        to_attempt = uow.report.time_to_first_attempt(since, until)
-        sources = uow.report.sources(since, until)
+        durations = uow.report.durations(since, until)
         assignments = uow.report.assignment_groups(since, until, now)
         responses = uow.report.response_times(since, until)
         skipped = uow.report.passed_over(since, until)
         needing = uow.report.needing_a_person(now)
         open_counts = uow.leads.open_counts()
     leads, after_hours = _leads(lead_groups)
+    sources: Counter[str | None] = Counter()
+    for g in lead_groups:
+        if g["status"] != "skipped":
+            sources[g["source"]] += g["count"]
+    to_owner = sorted(o for _, o, _ in durations if o is not None)
+    to_attempt = sorted(((a, s) for s, _, a in durations if a is not None),
+                        key=lambda pair: pair[0])
     sla: Counter[str] = Counter()
     escalations = {"reassigned": 0, "final": 0}
     per_coordinator: dict[str, Counter[str]] = defaultdict(Counter)
@@ -133,12 +138,12 @@ def build_report(store: Store, config: Config, *, since: datetime, until: dateti
             table[key]["assigned"] += n
             table[key][g["sla"]] += n
     response: dict[str, list[float]] = defaultdict(list)
-    for coordinator, seconds in responses:
+    for coordinator, seconds in sorted(responses, key=lambda r: r[1]):
         response[coordinator].append(seconds)
     attempt_by_source: dict[str | None, list[float]] = defaultdict(list)
-    for source, seconds in to_attempt:
+    for seconds, source in to_attempt:
         attempt_by_source[source].append(seconds)
-    attempts = sorted(seconds for _, seconds in to_attempt)
+    attempts = [seconds for seconds, _ in to_attempt]
     return {
         "window": {"since": since.astimezone(UTC).isoformat(),
                    "until": until.astimezone(UTC).isoformat()},

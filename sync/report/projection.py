@@ -25,15 +25,8 @@ def _time(value: object) -> datetime | None:
 
 def project(uow: UnitOfWork, event: LeadEventRecord) -> None:
     kind, detail, repo = LeadEvent(event.event), event.detail, uow.assignments
-    skipped = detail.get("passed_over")
-    if kind in _DECIDING and isinstance(skipped, dict) and skipped:
-        uow.assignments.passed_over(event.crm, event.crm_id, event.at,
-                                    {str(k): str(v) for k, v in skipped.items()})
-    if kind in _ASSIGNING and event.coordinator:
-        repo.add(event.crm, event.crm_id, event.assignment, kind=kind.value,
-                 coordinator=event.coordinator, rule=event.rule,
-                 reason=str(detail.get("reason") or "") or None, assigned_at=event.at,
-                 sla_due=_time(detail.get("sla_due")))
+    if kind in _DECIDING:
+        _decided(uow, event, kind)
     elif kind is LeadEvent.OWNER_WRITTEN:
         number = detail.get("for_assignment")
         repo.settle(event.crm, event.crm_id,
@@ -46,6 +39,25 @@ def project(uow: UnitOfWork, event: LeadEventRecord) -> None:
         repo.settle(event.crm, event.crm_id, event.assignment, outcome="breached")
     elif kind is LeadEvent.OVERRIDDEN:
         repo.settle(event.crm, event.crm_id, event.assignment, outcome="overridden")
+
+
+def _decided(uow: UnitOfWork, event: LeadEventRecord, kind: LeadEvent) -> None:
+    """A routing decision: whom it passed over, and the assignment it made (if any). Both
+    carry the lead's creation time: the report selects by it without a join."""
+    lead = uow.leads.get(event.crm, event.crm_id)
+    if lead is None:
+        return
+    detail = event.detail
+    skipped = detail.get("passed_over")
+    if isinstance(skipped, dict) and skipped:
+        uow.assignments.passed_over(event.crm, event.crm_id, event.at, lead.created_at,
+                                    {str(k): str(v) for k, v in skipped.items()})
+    if kind in _ASSIGNING and event.coordinator:
+        uow.assignments.add(event.crm, event.crm_id, event.assignment,
+                            lead_created_at=lead.created_at, kind=kind.value,
+                            coordinator=event.coordinator, rule=event.rule,
+                            reason=str(detail.get("reason") or "") or None,
+                            assigned_at=event.at, sla_due=_time(detail.get("sla_due")))
 
 
 def subscribe(bus: EventBus) -> None:

@@ -34,7 +34,7 @@ def _utc() -> sa.DateTime:
 def _fill(assignment: sa.Table) -> None:
     """Version-2 leads: source, first owner write and their current assignment."""
     bind = op.get_bind()
-    times = ("assigned_at", "sla_due", "owner_written_at", "contacted_at")
+    times = ("created_at", "assigned_at", "sla_due", "owner_written_at", "contacted_at")
     lead = sa.table("lead", *(sa.column(n) for n in (
         "id", "portal", "crm", "crm_id", "status", "owner", "rule", "assignment")),
         sa.column("source"), sa.column("first_owner_at", _utc()),
@@ -64,6 +64,7 @@ def _fill(assignment: sa.Table) -> None:
                     outcome = "breached"
                 made.append({"portal": row["portal"], "crm": row["crm"],
                              "crm_id": row["crm_id"], "number": row["assignment"],
+                             "lead_created_at": row["created_at"],
                              "kind": "routed", "coordinator": row["owner"],
                              "rule": row["rule"], "reason": None,
                              "assigned_at": row["assigned_at"], "sla_due": due,
@@ -87,6 +88,7 @@ def upgrade() -> None:
         sa.Column("crm", sa.String(16), nullable=False),
         sa.Column("crm_id", sa.String(64), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("lead_created_at", _utc(), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("coordinator", sa.String(128), nullable=False),
         sa.Column("rule", sa.String(128), nullable=True),
@@ -101,6 +103,9 @@ def upgrade() -> None:
                             name="uq_assignment_lead_number"),
     )
     op.create_index("ix_assignment_portal_coordinator", "assignment", ["portal", "coordinator"])
+    op.create_index("ix_assignment_report", "assignment",
+                    ["portal", "lead_created_at", "coordinator", "rule", "kind", "outcome",
+                     "sla_due", "attempt_at", "assigned_at", "owner_written_at"])
     op.create_table(
         "passed_over",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -108,11 +113,17 @@ def upgrade() -> None:
         sa.Column("crm", sa.String(16), nullable=False),
         sa.Column("crm_id", sa.String(64), nullable=False),
         sa.Column("at", _utc(), nullable=False),
+        sa.Column("lead_created_at", _utc(), nullable=False),
         sa.Column("coordinator", sa.String(128), nullable=False),
         sa.Column("reason", sa.String(24), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_passed_over_portal_at", "passed_over", ["portal", "at"])
+    op.create_index("ix_passed_over_report", "passed_over",
+                    ["portal", "lead_created_at", "coordinator", "reason"])
+    # covers the report's scans of a window (no row lookups)
+    op.create_index("ix_lead_report", "lead", ["portal", "created_at", "status",
+                                               "first_owner_at", "contacted_at",
+                                               "after_hours", "first_reason", "source"])
     assert assignment is not None
     _fill(assignment)
 

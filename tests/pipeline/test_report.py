@@ -8,6 +8,8 @@ deadline, and the next cycle breaches and reassigns the 5.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import subprocess
@@ -154,6 +156,19 @@ def test_hubspot_report_matches_what_the_crm_shows(
     from_cli = json.loads(shown.stdout)
     assert from_cli["leads"] == report["leads"] and from_cli["sla"]["met"] == 4
     assert from_cli["escalations"] == report["escalations"]
+    # -- the spreadsheet export: one row per lead of the window, ids and times only
+    exported = subprocess.run([sys.executable, "-m", "sync", "--config", str(config), "report",
+                               "--csv", "--since", "2d"], capture_output=True, text=True,
+                              timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert sorted(r["crm_id"] for r in rows) == sorted(eligible + owned)
+    by_id = {r["crm_id"]: r for r in rows}
+    assert {by_id[cid]["status"] for cid in owned} == {"skipped"}
+    assert all(by_id[cid]["first_owner_at"] for cid in eligible)
+    for cid, props in contact.items():  # no contact detail in either output
+        for secret in (props.get("email"), props.get("phone"), props.get("lastname")):
+            assert not secret or (secret not in exported.stdout and secret not in shown.stdout)
 
 
 def test_salesforce_report_matches_what_the_crm_shows(

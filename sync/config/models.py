@@ -22,6 +22,7 @@ from connectors.plugin import (
     MINUTE,
     MS,
     SECOND,
+    EnvName,
     ReadableFile,
     SettingsModel,
     describe,
@@ -104,6 +105,8 @@ class ServiceConfig(SettingsModel):
     max_connections: Annotated[int, whole(8, 100_000)] = 256
     header_timeout: Annotated[timedelta, span(SECOND, 5 * MINUTE)] = timedelta(seconds=10)
     body_timeout: Annotated[timedelta, span(SECOND, HOUR)] = timedelta(seconds=30)
+    # the variable holding the dashboard's Basic-auth password; "" = loopback clients only
+    dashboard_password_env: EnvName = ""
 
     @property
     def listen_host(self) -> str:

@@ -1,10 +1,11 @@
 """`leadrouter demo`: everything on an embedded default, nothing to configure.
 
 Starts the HubSpot sandbox seeded like config.example.toml, runs the real service
-(webhooks + polling, SQLite in a temporary folder) on the demo variant of the example
-config (`sync/data/demo.toml`: 20-second response deadlines), streams synthetic leads in,
-lets coordinators call some of them, and prints one line per routing, contact attempt and
-escalation. Ctrl-C (or --duration) stops everything and removes the temporary files.
+(webhooks + polling, SQLite in a temporary folder, the dashboard at its root URL) on the
+demo variant of the example config (`sync/data/demo.toml`: 20-second response deadlines),
+streams synthetic leads in, lets coordinators call some of them, and prints one line per
+routing, contact attempt and escalation. Ctrl-C (or --duration) stops everything and
+removes the temporary files.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def _header(out: TextIO, box: HubSpotSandbox, service: Service, per_minute: floa
         f"  CRM sandbox  {box.base_url}\n"
         f"  service      {service.listen}  (HubSpot webhooks + polling every "
         f"{service.config.service.poll_interval.total_seconds():.0f}s)\n"
+        f"  dashboard    {service.listen}/  (open it in a browser: live figures, "
+        "refreshed every 30 s)\n"
         f"  metrics      {service.listen}/metrics\n"
         f"  health       {service.listen}/healthz\n"
         "  state        SQLite in a temporary folder, removed at exit\n"

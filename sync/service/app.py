@@ -1,4 +1,5 @@
-"""The HTTP side of `leadrouter run`: webhooks, /healthz, /metrics (Starlette on uvicorn).
+"""The HTTP side of `leadrouter run`: webhooks, /healthz, /metrics and the dashboard (`/`,
+`/api/report`, `/static/...`: `dashboard.py`), Starlette on uvicorn.
 
 Webhook handlers verify, persist to the inbox in one transaction, answer, then wake the
 worker: the answer never waits for the CRM. Store access runs in the thread pool so the
@@ -41,6 +42,7 @@ from sync.config.models import IPNetwork
 from sync.context import Context
 from sync.logs import get_logger
 from sync.service.boundary import ErrorBoundary
+from sync.service.dashboard import Dashboard
 from sync.service.health import StoreProbe, health
 from sync.service.intake import EventBudget, ForwardedHeaders, parse_address, retry_after, within
 from sync.service.metrics import CONTENT_TYPE, Metrics
@@ -71,6 +73,8 @@ class Runtime:
     sources: tuple[WebhookSource, ...] = ()
     # request log lines per kind per minute: a flood of bad requests cannot flood the log
     log_limit: LineLimiter = field(default_factory=lambda: LineLimiter(REQUEST_LINES))
+    # the dashboard's Basic-auth password; "" = loopback clients only (`access.py`)
+    dashboard_password: str = field(default="", repr=False)
 
     def source(self, name: str) -> WebhookSource | None:
         """The configured source behind an endpoint; None when its webhooks are off."""
@@ -234,28 +238,18 @@ async def metrics(request: Request) -> Response:
     return Response(payload, media_type=CONTENT_TYPE)
 
 
-def index_text(endpoints: tuple[WebhookEndpoint, ...]) -> str:
-    """What `GET /` lists: each plugin's plain webhook path, then health and metrics."""
-    posts = [f"POST {endpoint.paths[0]}" for endpoint in endpoints]
-    return f"leadrouter: {', '.join([*posts, 'GET /healthz', 'GET /metrics'])}\n"
-
-
 def create_app(runtime: Runtime, trusted_proxies: tuple[IPNetwork, ...] = ()) -> Any:
     """The ASGI app: the routes inside `ForwardedHeaders` (client address and scheme from
     trusted proxies only) inside `ErrorBoundary` (nothing unexpected reaches uvicorn)."""
     endpoints = declared_endpoints()
-    text = index_text(endpoints)
-
-    async def index(request: Request) -> Response:
-        return PlainTextResponse(text)
-
     webhooks = [Route(path, webhook_handler(endpoint), methods=["POST"])
                 for endpoint in endpoints for path in endpoint.paths]
+    dashboard = Dashboard(runtime.ctx, runtime.dashboard_password)
     app = Starlette(routes=[
-        Route("/", index, methods=["GET"]),
         *webhooks,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *dashboard.routes(),  # `/`, `/api/*`, `/static/*`, behind the dashboard's access rule
     ])
     app.state.runtime = runtime
     return ErrorBoundary(ForwardedHeaders(app, trusted_proxies), runtime.metrics,

@@ -36,6 +36,7 @@ from sync.config import Config
 from sync.context import Context, StartupError, build_context, utc_now
 from sync.logs import get_logger
 from sync.service import serverlog
+from sync.service.access import dashboard_password
 from sync.service.app import Runtime, create_app
 from sync.service.intake import EventBudget
 from sync.service.metrics import Metrics
@@ -160,12 +161,16 @@ class Service:
         self.listen = ""
         self._undo_log: Callable[[], None] | None = None
         self.limits: HttpLimits | None = None
+        self.dashboard_password = ""
 
     # -- start ----------------------------------------------------------------------------
     def start(self) -> Service:
         """Build everything, listen, schedule; StartupError/StoreError say what is wrong."""
         config = self.config
         service = config.service
+        # before anything else: a dashboard meant to be closed must not start open
+        self.dashboard_password = dashboard_password(service.dashboard_password_env,
+                                                     self.environ)
         sock = _bind(service.listen_host, service.listen_port)
         try:
             ctx = build_context(config, environ=self.environ, clock=self.clock,
@@ -197,7 +202,8 @@ class Service:
                           service.webhook_max_bytes, self.inbox,
                           budget=EventBudget(service.webhook_rate),
                           allow=service.webhook_allow,
-                          sources=(source,) if source is not None else ())
+                          sources=(source,) if source is not None else (),
+                          dashboard_password=self.dashboard_password)
         host, port = sock.getsockname()[:2]
         scheme = "https" if tls else "http"
         self.listen = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
@@ -282,6 +288,8 @@ class Service:
                          "body_timeout_s": limits.body_timeout,
                          "webhook_rate_per_min": service.webhook_rate,
                          "webhook_allow": [str(n) for n in service.webhook_allow] or "any",
+                         "dashboard": "password" if self.dashboard_password
+                                      else "loopback clients only",
                          "client_cert": any(s.client_ca for s in runtime.sources)})
 
     # -- stop -----------------------------------------------------------------------------

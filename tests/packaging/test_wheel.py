@@ -108,6 +108,8 @@ def test_wheel_holds_every_package_and_data_file(installed: Installed) -> None:
     }
     assert expected - names == set(), "modules missing from the wheel"
     assert {"sync/data/demo.toml", "sync/data/leadrouter.service"} <= names
+    assert {"sync/service/templates/dashboard.html", "sync/service/static/dashboard.js",
+            "sync/service/static/vendor/uPlot.iife.min.js"} <= names
     assert not [n for n in names if n.startswith(("tests/", "bench/")) or "__pycache__" in n]
 
 

@@ -149,6 +149,25 @@ def hubspot_context(box: HubSpotSandbox, state_url: str, **options: Any) -> Cont
     return build_context(config, environ={"HUBSPOT_TOKEN": box.token})
 
 
+# Weekdays 08:00-18:00 in Phoenix (UTC-7, no DST): Friday 21:00 there is 2026-11-28 04:00 UTC,
+# and the next shift starts Monday 2026-11-30 15:00 UTC.
+FRIDAY_NIGHT = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
+MONDAY_SHIFT_START = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+_DAY_SCHEDULE = """
+[schedules.days]
+timezone = "America/Phoenix"
+hours = [{ days = "mon-fri", start = "08:00", end = "18:00" }]
+"""
+
+
+def night_context(box: HubSpotSandbox, db: Path, clock: list[datetime]) -> Context:
+    """One pool working weekday office hours in Phoenix; the time is `clock[0]`."""
+    text = config_text(box, db, single_pool=True)
+    text = text.replace("\nteams = [", '\nschedule = "days"\nteams = [') + _DAY_SCHEDULE
+    return build_context(parse_config(text), environ={"HUBSPOT_TOKEN": box.token},
+                         clock=lambda: clock[0])
+
+
 def write_config(box: HubSpotSandbox, folder: Path, **options: Any) -> Path:
     path = folder / "leadrouter.toml"
     path.write_text(config_text(box, folder / "state.db", **options))

@@ -7,26 +7,15 @@ from pathlib import Path
 
 from sandbox.hubspot import HubSpotSandbox
 from state import AuditKind
-from sync.config import parse_config
-from sync.context import build_context
 from sync.cycle import run_cycle
-from tests.pipeline.conftest import config_text, lead_rows
-
-SCHEDULE = """
-[schedules.days]
-timezone = "America/Phoenix"
-hours = [{ days = "mon-fri", start = "08:00", end = "18:00" }]
-"""
+from tests.pipeline.conftest import FRIDAY_NIGHT, lead_rows, night_context
 
 
 def test_a_night_lead_is_held_and_routed_at_the_next_shift_start(
         box: HubSpotSandbox, tmp_path: Path) -> None:
-    text = config_text(box, tmp_path / "state.db", single_pool=True)
-    text = text.replace("\nteams = [", '\nschedule = "days"\nteams = [') + SCHEDULE
     # Friday 2026-11-27 21:00 in Phoenix (UTC-7): nobody is on shift until Monday 08:00
-    clock = [datetime(2026, 11, 28, 4, 0, tzinfo=UTC)]
-    ctx = build_context(parse_config(text), environ={"HUBSPOT_TOKEN": box.token},
-                        clock=lambda: clock[0])
+    clock = [FRIDAY_NIGHT]
+    ctx = night_context(box, tmp_path / "state.db", clock)
     try:
         cid = box.create_contact({"insurance_type": "commercial", "state": "AZ"},
                                  created_at=clock[0] - timedelta(minutes=1))

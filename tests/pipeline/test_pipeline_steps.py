@@ -16,24 +16,18 @@ import pytest
 
 from connectors.base import AuthError
 from sandbox.hubspot import HubSpotSandbox
-from sync.config import parse_config
-from sync.context import Context, build_context
+from sync.context import Context
 from sync.cycle import run_cycle
 from sync.pipeline import STEPS, Job, RunResult, run_once
 from sync.service.metrics import Metrics
 from sync.service.worker import Worker
-from tests.pipeline.conftest import config_text
+from tests.pipeline.conftest import FRIDAY_NIGHT, night_context
 
 PROPS = {"insurance_type": "commercial", "state": "AZ", "zip": "85004",
          "hs_analytics_source": "PAID_SEARCH", "level_of_care": "residential"}
 ALL_STEPS = [step.name for step in STEPS]
 STORE_STEPS = [step.name for step in STEPS if not step.crm]
 DRAIN = ["release", "retry", "route", "apply"]  # what a run asks for after a roster change
-SCHEDULE = """
-[schedules.days]
-timezone = "America/Phoenix"
-hours = [{ days = "mon-fri", start = "08:00", end = "18:00" }]
-"""
 
 
 def owner_of(box: HubSpotSandbox, contact_id: str) -> str | None:
@@ -94,12 +88,9 @@ def test_sync_once_drains_what_escalation_moved_and_the_worker_schedules_it(
 
 def test_an_auth_error_skips_only_the_crm_steps_in_both_runners(
         box: HubSpotSandbox, tmp_path: Path) -> None:
-    text = config_text(box, tmp_path / "state.db", single_pool=True)
-    text = text.replace("\nteams = [", '\nschedule = "days"\nteams = [') + SCHEDULE
     # Friday 21:00 in Phoenix: the lead is held until Monday 08:00 (15:00 UTC)
-    clock = [datetime(2026, 11, 28, 4, 0, tzinfo=UTC)]
-    ctx = build_context(parse_config(text), environ={"HUBSPOT_TOKEN": box.token},
-                        clock=lambda: clock[0])
+    clock = [FRIDAY_NIGHT]
+    ctx = night_context(box, tmp_path / "state.db", clock)
     try:
         cid = box.create_contact(dict(PROPS), created_at=clock[0] - timedelta(minutes=1))
         assert run_cycle(ctx).routing.held == 1

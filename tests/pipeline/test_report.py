@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,15 @@ from sandbox.salesforce import SalesforceSandbox
 from sync.context import Context
 from sync.cycle import run_cycle
 from sync.report import build_report
-from tests.pipeline.conftest import COORDINATORS, seed, sf_seed, write_config
+from tests.pipeline.conftest import (
+    COORDINATORS,
+    FRIDAY_NIGHT,
+    MONDAY_SHIFT_START,
+    night_context,
+    seed,
+    sf_seed,
+    write_config,
+)
 
 LATER = timedelta(minutes=11)  # past the 10-minute deadline of the test config
 COORDINATOR_OF_HS = {owner: ident for ident, (owner, _) in COORDINATORS.items()}
@@ -161,12 +169,12 @@ def test_hubspot_report_matches_what_the_crm_shows(
                                "--csv", "--since", "2d"], capture_output=True, text=True,
                               timeout=60)
     assert exported.returncode == 0, exported.stderr
-    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
-    assert sorted(r["crm_id"] for r in rows) == sorted(eligible + owned)
-    by_id = {r["crm_id"]: r for r in rows}
+    lines = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert sorted(r["crm_id"] for r in lines) == sorted(eligible + owned)
+    by_id = {r["crm_id"]: r for r in lines}
     assert {by_id[cid]["status"] for cid in owned} == {"skipped"}
     assert all(by_id[cid]["first_owner_at"] for cid in eligible)
-    for cid, props in contact.items():  # no contact detail in either output
+    for props in contact.values():  # no contact detail in either output
         for secret in (props.get("email"), props.get("phone"), props.get("lastname")):
             assert not secret or (secret not in exported.stdout and secret not in shown.stdout)
 
@@ -217,25 +225,12 @@ def test_salesforce_report_matches_what_the_crm_shows(
     assert sum(r["assigned"] for r in report["coordinators"]) == 17
 
 
-SCHEDULE = """
-[schedules.days]
-timezone = "America/Phoenix"
-hours = [{ days = "mon-fri", start = "08:00", end = "18:00" }]
-"""
-
 
 def test_night_leads_count_as_after_hours_held_then_assigned_and_need_a_person_meanwhile(
         box: HubSpotSandbox, tmp_path: Path) -> None:
-    from sync.config import parse_config
-    from sync.context import build_context
-    from tests.pipeline.conftest import config_text
-
-    text = config_text(box, tmp_path / "state.db", single_pool=True)
-    text = text.replace("\nteams = [", '\nschedule = "days"\nteams = [') + SCHEDULE
     # Friday 21:00 in Phoenix: nobody on shift until Monday 08:00 (15:00 UTC)
-    clock = [datetime(2026, 11, 28, 4, 0, tzinfo=UTC)]
-    ctx = build_context(parse_config(text), environ={"HUBSPOT_TOKEN": box.token},
-                        clock=lambda: clock[0])
+    clock = [FRIDAY_NIGHT]
+    ctx = night_context(box, tmp_path / "state.db", clock)
     try:
         ids = [box.create_contact({"insurance_type": "commercial", "state": "AZ"},
                                   created_at=clock[0] - timedelta(minutes=n + 1))
@@ -251,7 +246,7 @@ def test_night_leads_count_as_after_hours_held_then_assigned_and_need_a_person_m
         skipped = {row["id"]: row["passed_over"]["off_shift"] for row in night["coordinators"]}
         assert all(skipped[ident] == 3 for ident in ("maria", "li", "james")), skipped
 
-        clock[0] = datetime(2026, 11, 30, 15, 0, 30, tzinfo=UTC)
+        clock[0] = MONDAY_SHIFT_START + timedelta(seconds=30)
         run_cycle(ctx)
         monday = report_of(ctx, days=7)
         assert monday["leads"]["arrived"] == 3 and monday["leads"]["assigned"] == 3

@@ -210,6 +210,17 @@ def api_url(connector: object) -> str:
     return url if isinstance(url, str) else ""
 
 
+def away_owners(connector: object) -> frozenset[str] | None:
+    """CRM owner ids the CRM itself shows as away now, through an optional
+    `away_owners()` method of the connector; None when the connector has none or its
+    availability feature is off (then nobody is away by the CRM)."""
+    method = getattr(connector, "away_owners", None)
+    if not callable(method):
+        return None
+    found = method()
+    return None if found is None else frozenset(str(owner) for owner in found)
+
+
 __all__ = [
     "AttemptQuery",
     "AttemptState",
@@ -227,5 +238,6 @@ __all__ = [
     "TaskResult",
     "WriteOutcome",
     "api_url",
+    "away_owners",
     "batch_size",
 ]

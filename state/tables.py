@@ -289,6 +289,20 @@ class LeadEventRow(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JsonType)
 
 
+class AvailabilityRow(SQLModel, table=True):
+    """A coordinator marked away: by `leadrouter away` (source "cli", optionally until a
+    time) or by the CRM's own availability status (source "crm"). A row whose `until` has
+    passed means "back": the availability step deletes it and retries the waiting leads."""
+
+    __tablename__ = "availability"
+
+    portal: str = Field(default=DEFAULT_PORTAL, primary_key=True, max_length=64)
+    coordinator: str = Field(primary_key=True, max_length=128)
+    source: str = Field(primary_key=True, max_length=16)
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class SchemaMetaRow(SQLModel, table=True):
     __tablename__ = "schema_meta"
 
@@ -307,5 +321,5 @@ def _table(model: type[SQLModel]) -> Table:
 STATE_TABLES: tuple[Table, ...] = tuple(
     _table(m)
     for m in (LeadRow, AuditRow, PointerRow, CursorRow, OutboxRow, InboxRow, LeadEventRow,
-              AssignmentRow, PassedOverRow, SchemaMetaRow)
+              AssignmentRow, PassedOverRow, AvailabilityRow, SchemaMetaRow)
 )

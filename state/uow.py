@@ -25,6 +25,7 @@ from state.errors import StoreError, StoreUnavailable, driver_reason
 from state.repos import (
     AssignmentRepo,
     AuditRepo,
+    AvailabilityRepo,
     CursorRepo,
     InboxRepo,
     LeadEventRepo,
@@ -50,6 +51,7 @@ class UnitOfWork:
     events: LeadEventRepo
     assignments: AssignmentRepo
     report: ReportRepo
+    availability: AvailabilityRepo
 
     def __init__(self, engine: Engine, *, read_only: bool = False,
                  portal: str = DEFAULT_PORTAL) -> None:
@@ -71,6 +73,7 @@ class UnitOfWork:
         self.events = LeadEventRepo(self.session, self.portal)
         self.assignments = AssignmentRepo(self.session, self.portal)
         self.report = ReportRepo(self.session, self.portal)
+        self.availability = AvailabilityRepo(self.session, self.portal)
         self._open = True
         return self
 

@@ -165,6 +165,81 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _coordinator(config: Config, command: str, ident: str) -> str | None:
+    """The coordinator id as configured, or None after saying it is unknown."""
+    known = config.rulebook.coordinators
+    if ident in known:
+        return ident
+    print(f"leadrouter {command}: unknown coordinator {ident!r} (the [[coordinators]] ids: "
+          f"{', '.join(sorted(known)) or 'none'})", file=sys.stderr)
+    return None
+
+
+def cmd_away(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from state import open_store
+    from state.repos.availability import CLI
+    from sync.when import parse_until
+
+    config = _load(args)
+    coordinator = _coordinator(config, "away", args.coordinator)
+    if coordinator is None:
+        return EXIT_USAGE
+    now = datetime.now(UTC)
+    until = None
+    if args.until:
+        try:
+            until = parse_until(args.until, now)
+        except ValueError as exc:
+            print(f"leadrouter away: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if until <= now:
+            print("leadrouter away: --until is in the past", file=sys.stderr)
+            return EXIT_USAGE
+    # a short write transaction: fine beside a running service (SQLite WAL, PostgreSQL);
+    # routing reads the marks at every decision
+    store = open_store(config.service.state_url)
+    try:
+        with store.unit_of_work() as uow:
+            uow.availability.mark_away(coordinator, CLI, now, until)
+            uow.commit()
+    finally:
+        store.close()
+    end = until.isoformat(timespec="minutes") if until else f"`leadrouter back {coordinator}`"
+    print(f"{coordinator} is away until {end}: no new leads")
+    return EXIT_OK
+
+
+def cmd_back(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from state import open_store
+    from state.repos.availability import CLI, CRM
+
+    config = _load(args)
+    coordinator = _coordinator(config, "back", args.coordinator)
+    if coordinator is None:
+        return EXIT_USAGE
+    now = datetime.now(UTC)
+    store = open_store(config.service.state_url)
+    try:
+        with store.unit_of_work() as uow:
+            was_away = uow.availability.mark_back(coordinator, CLI, now)
+            still = CRM in uow.availability.away(now).get(coordinator, set())
+            uow.commit()
+    finally:
+        store.close()
+    if not was_away:
+        print(f"{coordinator} was not marked away (leadrouter away)")
+    else:
+        print(f"{coordinator} is back: gets leads again")
+    if still:
+        print(f"leadrouter back: the CRM still shows {coordinator} away; they get leads once "
+              "it shows them available", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.cli import serve
 
@@ -227,6 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--csv", action="store_true",
                      help="one row per lead of the window (ids, times, owner, rule, status)")
     rep.set_defaults(handler=cmd_report)
+
+    away = commands.add_parser("away", help="mark a coordinator away: no new leads until "
+                               "`back` (or --until)")
+    away.add_argument("coordinator", metavar="COORDINATOR", help="a [[coordinators]] id")
+    away.add_argument("--until", default=None, metavar="WHEN",
+                      help='a duration from now ("2h", "1d") or an ISO 8601 date-time with an '
+                           "offset (default: until `leadrouter back`)")
+    away.set_defaults(handler=cmd_away)
+
+    back = commands.add_parser("back", help="end a coordinator's `away`: leads again")
+    back.add_argument("coordinator", metavar="COORDINATOR", help="a [[coordinators]] id")
+    back.set_defaults(handler=cmd_back)
 
     from sandbox import DEFAULT_EMULATOR, EMULATORS  # names only: no emulator is loaded
 

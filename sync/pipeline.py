@@ -16,6 +16,7 @@ from typing import Any
 from connectors.base import AuthError, CrmError
 from state.errors import StoreError
 from sync.apply import ApplyResult, apply_pending
+from sync.availability import refresh_from_crm, sweep_returns
 from sync.context import Context
 from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
 from sync.logs import get_logger
@@ -36,6 +37,7 @@ class Job(StrEnum):
     RELEASE = "release"  # held leads whose shift has started; the roster changed
     APPLY = "apply"  # pending CRM writes (retries)
     SLA = "sla"  # contact attempts, breaches, escalation
+    AVAILABILITY = "availability"  # who the CRM shows away; away marks that ended
 
 
 @dataclass
@@ -146,6 +148,19 @@ def _escalate(run: Run) -> SlaResult:
     return figures
 
 
+def _returns(counted: int, run: Run) -> None:
+    if counted:
+        run.ask(Job.RELEASE)  # someone is back: leads that found nobody get their chance
+
+
+def _availability(run: Run) -> None:
+    _returns(refresh_from_crm(run.ctx), run)
+
+
+def _sweep(run: Run) -> None:
+    _returns(sweep_returns(run.ctx), run)
+
+
 def _jobs(*jobs: Job) -> frozenset[Job]:
     return frozenset(jobs)
 
@@ -158,6 +173,9 @@ STEPS: tuple[Step, ...] = (
     Step("inbox", lambda run: drain_inbox(run.ctx, limit=INBOX_LIMIT), crm=True,
          jobs=_jobs(Job.POLL, Job.INBOX), into="ingest"),
     Step("purge", lambda run: purge_inbox(run.ctx), crm=False, jobs=_jobs(Job.POLL)),
+    # before routing, so `sync --once` routes with who is away now
+    Step("availability", _availability, crm=True, jobs=_jobs(Job.AVAILABILITY)),
+    Step("returns", _sweep, crm=False, jobs=_jobs(Job.AVAILABILITY)),
     Step("release", lambda run: release_held(run.ctx), crm=False,
          jobs=_jobs(Job.POLL, Job.RELEASE), into="released"),
     Step("retry", lambda run: retry_unroutable(run.ctx, roster_changed=run.roster_changed),

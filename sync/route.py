@@ -21,6 +21,7 @@ from state import (
     UnitOfWork,
     steps_detail,
 )
+from sync.availability import away_now
 from sync.context import Context
 from sync.lifecycle import Assignment, Fact, LeadEvent, transition
 from sync.logs import get_logger
@@ -177,7 +178,7 @@ def route_waiting(ctx: Context) -> RouteResult:
     while True:
         now = ctx.clock()
         with ctx.store.unit_of_work() as uow:
-            roster = uow.pointers.load_roster(ctx.directory.unavailable)
+            roster = uow.pointers.load_roster(away_now(uow, ctx, now))
             rows = uow.leads.by_status(LeadStatus.SEEN, limit=BATCH, lock=True)
             if not rows:
                 break

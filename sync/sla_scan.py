@@ -10,6 +10,7 @@ from routing import escalate
 from routing.models import RosterState
 from state import LeadRecord, LeadStatus, StoreUnavailable, UnitOfWork
 from sync.apply import mark_overridden
+from sync.availability import away_now
 from sync.context import Context
 from sync.lifecycle import LeadEvent, transition
 from sync.logs import get_logger
@@ -110,7 +111,7 @@ def escalate_breached(ctx: Context) -> SlaResult:
             rows = uow.leads.due_for_sla(now, limit=BATCH, lock=True)
             if not rows:
                 break
-            roster: RosterState = uow.pointers.load_roster(ctx.directory.unavailable)
+            roster: RosterState = uow.pointers.load_roster(away_now(uow, ctx, now))
             for row in rows:
                 try:
                     with uow.savepoint():

@@ -32,6 +32,7 @@ from connectors.settings import HubSpotConfig
 
 BATCH = 100  # HubSpot batch read/update/create inputs
 OWNER = "hubspot_owner_id"
+AVAILABILITY = "hs_availability_status"  # a user property: available | away
 ATTEMPT_PROPERTIES = ("notes_last_contacted", "hs_last_sales_activity_timestamp",
                       "hs_lead_status", "num_contacted_notes")
 INITIAL_LEAD_STATUSES = frozenset({"", "NEW", "OPEN"})
@@ -98,6 +99,30 @@ class HubSpotConnector:
                         active=not archived and not owner.get("archived"),
                         is_queue=str(owner.get("type", "PERSON")).upper() == "QUEUE"))
         return found
+
+    def away_owners(self) -> frozenset[str] | None:
+        """Owner ids of the users whose availability status is `away` (Users API,
+        `GET /crm/v3/objects/users`, properties `hubspot_owner_id` and
+        `hs_availability_status`); None when `availability` is off."""
+        if not self.settings.availability:
+            return None
+        away: set[str] = set()
+
+        def fetch(after: str | None) -> dict[str, Any]:
+            params: dict[str, Any] = {"limit": 100, "archived": False,
+                                      "properties": [OWNER, AVAILABILITY]}
+            if after:
+                params["after"] = after
+            return self.transport.call("users.list", "crm.objects.basic_api", "get_page",
+                                       object_type="users", **params) or {}
+
+        for page in AfterPager(fetch):
+            for user in page:
+                props = user.get("properties") or {}
+                owner = str(props.get(OWNER) or "").strip()
+                if owner and str(props.get(AVAILABILITY) or "").strip().lower() == "away":
+                    away.add(owner)
+        return frozenset(away)
 
     def _lead(self, record: Mapping[str, Any]) -> CrmLead | None:
         props = record.get("properties") or {}

@@ -36,4 +36,6 @@ class HubSpotConfig(SettingsModel):
     searches_per_second: Annotated[int, whole(1, 50)] = 5
     poll_overlap: Annotated[timedelta, span(ZERO, HOUR)] = timedelta(minutes=2)
     timeout: Annotated[timedelta, span(SECOND, 10 * MINUTE)] = timedelta(seconds=30)
+    # read users' `hs_availability_status` (Users API): "away" makes a coordinator ineligible
+    availability: bool = False
 

@@ -110,6 +110,16 @@ class SalesforceConnector:
         found += [CrmOwner(str(q["Id"]), None, True, is_queue=True) for q in queues]
         return found
 
+    def away_owners(self) -> frozenset[str] | None:
+        """Active users whose `away_field` checkbox is checked; None when it is not set."""
+        field = self.settings.away_field
+        if not field:
+            return None
+        users = query_all(self.transport, "User.away",
+                          f"SELECT Id FROM User WHERE IsActive = true AND {field} = true "
+                          "ORDER BY Id")
+        return frozenset(str(u["Id"]) for u in users)
+
     def _value(self, record: Mapping[str, Any], name: str) -> Any:
         if name in record:
             return record[name]

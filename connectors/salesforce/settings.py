@@ -33,6 +33,13 @@ _NEEDED_BY: dict[str, tuple[Auth, ...]] = {
 }
 
 
+def _field_name(name: str) -> str:
+    """A User field's API name (it goes into SOQL, so nothing but a name)."""
+    if name and not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,79}$", name):
+        raise ValueError(f"{shown(name[:20])} is not a field API name like \"Is_Away__c\"")
+    return name
+
+
 def _api_version(version: str) -> str:
     if not re.match(r"^\d{2}\.\d$", version):
         raise ValueError(f'{shown(version[:20])} is not an API version like "59.0"')
@@ -65,6 +72,9 @@ class SalesforceConfig(SettingsModel):
     # the env var holding a secret path segment, and a CA file for client certificates
     outbound_path_secret_env: EnvName = ""
     outbound_client_ca: ReadableFile = ""
+    # a checkbox field on User (e.g. Is_Away__c): checked makes the coordinator ineligible;
+    # empty (the default) turns CRM availability off
+    away_field: Annotated[str, AfterValidator(_field_name)] = ""
 
     @field_validator("auth")
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any
 
 from sandbox._server import Request, Response
 
-from . import associations
+from . import associations, users
 from .limits import RateLimiter
 from .model import iso, now_ms
 from .schemas import SpecValidator
@@ -100,6 +100,7 @@ class HubSpotApp:
         r("GET", r"/crm/v3/owners/?", self.list_owners)
         r("GET", r"/crm/v3/owners/(?P<id>[^/]+)", self.get_owner)
         associations.register(self)
+        users.register(self)
 
     def _route(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(pattern + "$"), pattern, handler))

@@ -17,6 +17,7 @@ from .model import Record, now_ms, parse_time
 from .search import value_of
 from .seed import demo_owners, synthetic_contacts
 from .store import Owner, PortalStore
+from .users import AVAILABILITY
 from .webhooks import WebhookSender
 
 __all__ = ["HubSpotSandbox", "Timeish"]
@@ -143,6 +144,15 @@ class HubSpotSandbox(ServedEmulator):
         with self.store.lock:
             owner = self.store.owners[owner_id]
             owner.archived = True
+            owner.updated_ms = now_ms()
+
+    def set_availability(self, owner_id: str, status: str) -> None:
+        """The owner's user sets their HubSpot availability ("available" or "away")."""
+        if status not in AVAILABILITY:
+            raise ValueError('availability is "available" or "away"')
+        with self.store.lock:
+            owner = self.store.owners[owner_id]
+            owner.availability = status
             owner.updated_ms = now_ms()
 
     def seed_contacts(self, n: int, *, owned_fraction: float = 0.0,

@@ -64,6 +64,7 @@ class Owner:
     archived: bool = False
     created_ms: int = field(default_factory=now_ms)
     updated_ms: int = field(default_factory=now_ms)
+    availability: str = "available"  # the user's hs_availability_status (Users API)
 
     def to_json(self) -> dict[str, Any]:
         return {

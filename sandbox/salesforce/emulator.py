@@ -228,6 +228,18 @@ class SalesforceSandbox(ServedEmulator):
             for rec in self.store.records[sobject].values():
                 rec.setdefault(name, None)
 
+    def set_user_away(self, user_id: str, away: bool, *, field: str = "Is_Away__c") -> None:
+        """Check or clear a User checkbox marking the user away (the field an admin adds
+        for leadrouter's `[crm.salesforce] away_field`); the field is added on first use,
+        unchecked for every user, as a new checkbox field is."""
+        with self.store.lock:
+            user = self.store.schema("User")
+            if user.lookup(field) is None:
+                user.add(Field(field, "boolean", default=False))
+                for rec in self.store.records["User"].values():
+                    rec.setdefault(field, False)
+        self.update_record(user_id, {field: away})
+
     # -- playing a person in the org ---------------------------------------------------------------
     def _actor(self, by: str | None) -> str | None:
         if by is None:

@@ -2,6 +2,7 @@
 
 from state.repos.assignments import AssignmentRepo
 from state.repos.audit import AuditRepo
+from state.repos.availability import AvailabilityRepo
 from state.repos.cursors import CursorRepo
 from state.repos.events import LeadEventRepo
 from state.repos.inbox import InboxRepo
@@ -10,5 +11,5 @@ from state.repos.outbox import OutboxRepo
 from state.repos.pointers import PointerRepo
 from state.repos.report import ReportRepo
 
-__all__ = ["AssignmentRepo", "AuditRepo", "CursorRepo", "InboxRepo", "LeadEventRepo",
-           "LeadRepo", "OutboxRepo", "PointerRepo", "ReportRepo"]
+__all__ = ["AssignmentRepo", "AuditRepo", "AvailabilityRepo", "CursorRepo", "InboxRepo",
+           "LeadEventRepo", "LeadRepo", "OutboxRepo", "PointerRepo", "ReportRepo"]

@@ -87,6 +87,8 @@ class ServiceConfig(SettingsModel):
     poll_interval: Annotated[timedelta, span(SECOND, DAY)] = timedelta(seconds=30)
     escalation_interval: Annotated[timedelta, span(100 * MS, DAY)] = timedelta(minutes=1)
     apply_interval: Annotated[timedelta, span(100 * MS, HOUR)] = timedelta(seconds=5)
+    # how often the CRM's availability statuses are read (and ended away marks noticed)
+    availability_interval: Annotated[timedelta, span(SECOND, DAY)] = timedelta(minutes=1)
     # how long a worker holds outbox rows it took; a crashed worker's rows come back after it
     claim_lease: Annotated[timedelta, span(SECOND, DAY)] = timedelta(minutes=2)
     listen: Annotated[tuple[str, int], BeforeValidator(_listen)] = ("127.0.0.1", 8080)

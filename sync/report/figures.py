@@ -10,32 +10,19 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from state import Store
 from sync.config import Config
+from sync.when import parse_when
+
+__all__ = ["build_report", "parse_when", "percentile"]
 
 # SLA bands of the time-to-owner and time-to-first-attempt distributions (upper bounds, s)
 BANDS = (("0-5m", 300.0), ("5-15m", 900.0), ("15-60m", 3600.0), ("60m+", math.inf))
 PASSED_OVER_REASONS = ("off_shift", "holiday", "pto", "away", "at_capacity",
                        "previously_failed")
-_DURATION = {"h": 3600, "d": 86400, "m": 60, "w": 604800}
-
-
-def parse_when(text: str, now: datetime) -> datetime:
-    """`24h` / `7d` / `30m` / `2w` back from `now`, or an ISO 8601 time with an offset."""
-    value = text.strip()
-    if len(value) >= 2 and value[-1] in _DURATION and value[:-1].isdigit():
-        return now - timedelta(seconds=int(value[:-1]) * _DURATION[value[-1]])
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{text!r} is neither a duration back from now (24h, 7d) nor an "
-                         "ISO 8601 date-time with an offset") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset (write e.g. 2026-11-30T17:00:00+00:00)")
-    return moment.astimezone(UTC)
 
 
 def percentile(ordered: Sequence[float], p: float) -> float | None:

@@ -256,6 +256,7 @@ class Service:
             (Job.APPLY, service.apply_interval, None),
             (Job.SLA, service.escalation_interval, now),
             (Job.RELEASE, service.escalation_interval, None),
+            (Job.AVAILABILITY, service.availability_interval, now),
         )
         for job, every, first in jobs:
             seconds = _seconds(every)
@@ -282,7 +283,8 @@ class Service:
                  public_url=service.public_url or None,
                  intervals={"poll_s": _seconds(service.poll_interval),
                             "apply_s": _seconds(service.apply_interval),
-                            "escalation_s": _seconds(service.escalation_interval)},
+                            "escalation_s": _seconds(service.escalation_interval),
+                            "availability_s": _seconds(service.availability_interval)},
                  config={"max_connections": limits.max_connections,
                          "header_timeout_s": limits.header_timeout,
                          "body_timeout_s": limits.body_timeout,

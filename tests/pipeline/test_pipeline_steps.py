@@ -109,7 +109,8 @@ def test_an_auth_error_skips_only_the_crm_steps_in_both_runners(
         assert worker.state.auth_failed
         assert worker.state.crm_error is not None
         assert (worker.state.crm_error.type, worker.state.crm_error.job) == ("AuthError", "poll")
-        assert sample(metrics, "leadrouter_job_runs_total", job="apply,inbox,poll,release,sla",
+        every_job = ",".join(sorted(job.value for job in Job))
+        assert sample(metrics, "leadrouter_job_runs_total", job=every_job,
                       outcome="auth_error") == 1
 
         # `sync --once` under the same policy: the same steps, then the error is raised

@@ -10,7 +10,14 @@ cursors, outbox and inbox, on SQLite (WAL) or PostgreSQL.
 from state.db import Store, open_store
 from state.errors import StoreError, StoreUnavailable
 from state.migrations import SCHEMA_VERSION
-from state.outbox_payloads import OutboxItem, OwnerWritePayload, TaskPayload, outbox_key
+from state.outbox_payloads import (
+    NotificationPayload,
+    OutboxItem,
+    OwnerWritePayload,
+    TaskPayload,
+    notify_key,
+    outbox_key,
+)
 from state.records import AuditEntry, InboxHint, LeadEventRecord, LeadRecord
 from state.repos.audit import steps_detail
 from state.tables import (
@@ -49,6 +56,7 @@ __all__ = [
     "LeadRecord",
     "LeadRow",
     "LeadStatus",
+    "NotificationPayload",
     "OutboxItem",
     "OutboxKind",
     "OutboxRow",
@@ -60,6 +68,7 @@ __all__ = [
     "StoreUnavailable",
     "TaskPayload",
     "UnitOfWork",
+    "notify_key",
     "open_store",
     "outbox_key",
     "steps_detail",

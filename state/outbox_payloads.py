@@ -20,10 +20,16 @@ def outbox_key(crm_id: str, assignment: int, kind: OutboxKind | str) -> str:
     return f"lead/{crm_id}/v{assignment}/{OutboxKind(kind).value}"
 
 
+def notify_key(crm_id: str, assignment: int, event: str, channel: str) -> str:
+    """A notification's key: `lead/<crm-id>/v<assignment>/notify/<event>/<channel>`, so one
+    message per (event, assignment, channel)."""
+    return f"lead/{crm_id}/v{assignment}/{OutboxKind.NOTIFY.value}/{event}/{channel}"
+
+
 def key_assignment(key: str) -> int:
     """The assignment number a key was made for (0 for a key of another shape)."""
     parts = key.split("/")
-    if len(parts) == 4 and parts[0] == "lead" and parts[2][1:].isdigit():
+    if len(parts) in (4, 6) and parts[0] == "lead" and parts[2][1:].isdigit():
         return int(parts[2][1:])
     return 0
 
@@ -73,6 +79,45 @@ class TaskPayload:
                    str(data["coordinator"]) if data.get("coordinator") else None)
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationPayload:
+    """One message to one coordinator on one channel; `text` is rendered when queued (ids,
+    rule, deadline and link only: never the lead's details), so every retry sends the same."""
+
+    channel: str  # email | slack | sms
+    coordinator: str
+    event: str  # assigned | reassigned | escalated | on_call
+    crm_id: str
+    assignment: int
+    rule: str | None
+    due: datetime | None
+    link: str
+    subject: str
+    text: str
+
+    kind = OutboxKind.NOTIFY
+
+    @property
+    def key(self) -> str:
+        return notify_key(self.crm_id, self.assignment, self.event, self.channel)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"channel": self.channel, "coordinator": self.coordinator, "event": self.event,
+                "crm_id": self.crm_id, "assignment": self.assignment, "rule": self.rule,
+                "due": self.due.astimezone(UTC).isoformat() if self.due else None,
+                "link": self.link, "subject": self.subject, "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NotificationPayload:
+        due = data.get("due")
+        return cls(str(data["channel"]), str(data["coordinator"]), str(data["event"]),
+                   str(data["crm_id"]), int(data.get("assignment") or 0),
+                   str(data["rule"]) if data.get("rule") else None,
+                   datetime.fromisoformat(str(due)) if due else None,
+                   str(data.get("link") or ""), str(data.get("subject") or ""),
+                   str(data.get("text") or ""))
+
+
 OutboxPayload = OwnerWritePayload | TaskPayload
 
 
@@ -99,3 +144,6 @@ class OutboxItem:
 
     def task(self) -> TaskPayload:
         return TaskPayload.from_json(self.payload)
+
+    def notification(self) -> NotificationPayload:
+        return NotificationPayload.from_json(self.payload)

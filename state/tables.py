@@ -80,12 +80,15 @@ class AuditKind(StrEnum):
     REEVALUATED = "reevaluated"  # a skipped or set-aside lead changed and is routed now
     RETRY = "retry"  # an unroutable lead tried again
     ERROR = "error"
+    NOTIFIED = "notified"  # a notification reached its channel
+    NOTIFY_FAILED = "notify_failed"  # a notification was given up
 
 
 class OutboxKind(StrEnum):
     OWNER = "owner"
     TASK = "task"
     METADATA = "metadata"
+    NOTIFY = "notify"  # a message to a coordinator (email, Slack, SMS), not a CRM write
 
 
 class OutboxStatus(StrEnum):

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import AuthError, Connector, CrmError
 from connectors.registry import connector_factory
@@ -16,6 +16,9 @@ from sync.config import Config
 from sync.logs import get_logger
 from sync.owners import OwnerDirectory, resolve_owners
 from sync.subscribers import EventBus
+
+if TYPE_CHECKING:
+    from sync.notify.channels import Channel
 
 
 def utc_now() -> datetime:
@@ -39,6 +42,8 @@ class Context:
     wake: Callable[[], None] = field(default=lambda: None)
     writer_lock: WriterLock | None = None  # SQLite: this process is its only writer
     events: EventBus = field(default_factory=EventBus)  # lead-event subscribers
+    # notification channels by name ([notifications.<channel>]); none configured: empty
+    channels: Mapping[str, Channel] = field(default_factory=dict)
 
     @property
     def crm(self) -> str:
@@ -71,11 +76,26 @@ def build_connector(config: Config, *, environ: Mapping[str, str] | None = None,
     return connector
 
 
-def subscribe_features(bus: EventBus) -> None:
+def subscribe_features(bus: EventBus, config: Config | None = None,
+                       record_link: Callable[[str], str] | None = None) -> None:
     """What reacts to lead events (in the transaction of each change)."""
-    from sync.report import projection  # imports the lifecycle, which imports nothing here
+    from sync.notify import subscriber  # imports the lifecycle, which imports nothing here
+    from sync.report import projection
 
     projection.subscribe(bus)
+    if config is not None and record_link is not None:
+        subscriber.subscribe(bus, config.notifications, record_link)
+
+
+def build_channels(config: Config, environ: Mapping[str, str]) -> dict[str, Channel]:
+    """The configured notification channels; StartupError when a secret is missing."""
+    from sync.notify.build import MissingSecret
+    from sync.notify.build import build_channels as build
+
+    try:
+        return build(config.notifications, environ)
+    except MissingSecret as exc:
+        raise StartupError(str(exc)) from None
 
 
 def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
@@ -86,6 +106,7 @@ def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
     Raises StartupError (config/credentials) or StoreError (database) with a message
     meant for a person; nothing half-built is left open.
     """
+    channels = build_channels(config, os.environ if environ is None else environ)
     store = open_store(config.service.state_url)
     try:
         writer_lock = acquire_writer_lock(store)
@@ -114,8 +135,9 @@ def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
     for coordinator, why in sorted(directory.unusable.items()):
         # reported, never written: the router treats them as away
         log.warning("owner.unusable", coordinator=coordinator, reason=why)
-    ctx = Context(config, store, connector, directory, clock, writer_lock=writer_lock)
-    subscribe_features(ctx.events)
+    ctx = Context(config, store, connector, directory, clock, writer_lock=writer_lock,
+                  channels=channels)
+    subscribe_features(ctx.events, config, connector.record_link)
     from sync.scrub import scrub_store  # needs the context; imports it
 
     try:

@@ -21,6 +21,7 @@ _TITLES = {
     "unroutable": "unroutable", "error": "error",
     "set_aside": "set aside (not routed until it changes)",
     "reevaluated": "eligible now: routed again", "retry": "tried again (was unroutable)",
+    "notified": "notification sent", "notify_failed": "notification given up",
 }
 # events whose title is not their audit kind's
 _EVENT_TITLES = {

@@ -53,6 +53,8 @@ class LeadEvent(StrEnum):
     ESCALATION_FAILED = "escalation_failed"  # no usable final owner
     RECORD_MISSING = "record_missing"  # deleted or merged in the CRM
     WRITE_FAILED = "write_failed"  # a CRM write was given up; the state stays
+    NOTIFIED = "notified"  # the owner was told (email, Slack, SMS); the state stays
+    NOTIFY_FAILED = "notify_failed"  # a notification was given up; the state stays
 
 
 SLA_RUNNING = (S.ROUTED, S.REASSIGNED, S.OWNER_WRITTEN, S.TASK_CREATED)
@@ -89,6 +91,8 @@ _RULES: tuple[tuple[Iterable[LeadStatus | None], LeadEvent, LeadStatus | None], 
     ((S.BREACHED,), LeadEvent.ESCALATION_FAILED, S.ESCALATED_FINAL),
     (ANY, LeadEvent.RECORD_MISSING, S.SKIPPED),
     (ANY, LeadEvent.WRITE_FAILED, SAME),
+    (ANY, LeadEvent.NOTIFIED, SAME),
+    (ANY, LeadEvent.NOTIFY_FAILED, SAME),
 )
 
 
@@ -135,7 +139,8 @@ _AUDIT_KIND = {
     LeadEvent.BREACHED: AuditKind.BREACH, LeadEvent.REASSIGNED: AuditKind.ESCALATION,
     LeadEvent.ESCALATED_FINAL: AuditKind.ESCALATION,
     LeadEvent.ESCALATION_FAILED: AuditKind.ERROR, LeadEvent.RECORD_MISSING: AuditKind.SKIPPED,
-    LeadEvent.WRITE_FAILED: AuditKind.ERROR,
+    LeadEvent.WRITE_FAILED: AuditKind.ERROR, LeadEvent.NOTIFIED: AuditKind.NOTIFIED,
+    LeadEvent.NOTIFY_FAILED: AuditKind.NOTIFY_FAILED,
 }
 # the canonical log line of each event: (name, level); events not listed log at debug
 _LOG_LINE = {
@@ -148,9 +153,10 @@ _LOG_LINE = {
     LeadEvent.UNREADABLE: ("lead.set_aside", "warning"),
     LeadEvent.REEVALUATED: ("lead.reevaluated", "info"),
     LeadEvent.ESCALATION_FAILED: ("lead.escalation_failed", "error"),
+    LeadEvent.NOTIFY_FAILED: ("lead.notify_failed", "warning"),
 }
 # facts that may go to the log line as they are (ids, times, categories)
-_LOGGED_FACTS = ("reason", "sla_due", "release_at", "owner_id", "status")
+_LOGGED_FACTS = ("reason", "sla_due", "release_at", "owner_id", "status", "channel")
 # where a fact is named otherwise, the log line's key -> the facts that may stand for it
 _LOG_ALIASES = {"reason": ("why", "signal"), "status": ("was",), "owner_id": ("crm_owner",)}
 

@@ -20,6 +20,7 @@ from sync.availability import refresh_from_crm, sweep_returns
 from sync.context import Context
 from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
 from sync.logs import get_logger
+from sync.notify.deliver import NotifyResult, deliver_notifications
 from sync.route import RouteResult, release_held, retry_unroutable, route_waiting
 from sync.sla_scan import SlaResult, detect_attempts, escalate_breached
 from sync.tally import add_up
@@ -48,6 +49,7 @@ class RunResult:
     routing: RouteResult = field(default_factory=RouteResult)
     apply: ApplyResult = field(default_factory=ApplyResult)
     sla: SlaResult = field(default_factory=SlaResult)
+    notify: NotifyResult = field(default_factory=NotifyResult)  # messages to coordinators
     released: int = 0
     retried: int = 0  # unroutable leads tried again
     failed_steps: list[str] = field(default_factory=list)  # steps stopped by errors
@@ -183,6 +185,9 @@ STEPS: tuple[Step, ...] = (
     Step("route", lambda run: route_waiting(run.ctx), crm=False, jobs=NEW_LEADS,
          into="routing"),
     Step("apply", _apply, crm=True, jobs=NEW_LEADS | {Job.APPLY}, into="apply"),
+    # no CRM: people hear of their leads while the CRM refuses us
+    Step("notify", lambda run: deliver_notifications(run.ctx, stopping=run.stopping),
+         crm=False, jobs=NEW_LEADS | {Job.APPLY}, into="notify"),
     Step("attempts", _attempts, crm=True, jobs=_jobs(Job.SLA), into="sla"),
     # needs the CRM although it only writes the store: without the contact attempts it
     # could not read, it would reassign leads that were in fact called

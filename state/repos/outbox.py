@@ -12,7 +12,13 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from state.crm_kinds import checked_crm
-from state.outbox_payloads import OutboxItem, OutboxPayload, key_assignment, outbox_key
+from state.outbox_payloads import (
+    NotificationPayload,
+    OutboxItem,
+    OutboxPayload,
+    key_assignment,
+    outbox_key,
+)
 from state.repos._sql import insert_ignore
 from state.tables import DEFAULT_PORTAL, OutboxKind, OutboxRow, OutboxStatus
 from state.types import as_utc, utcnow
@@ -38,6 +44,13 @@ class OutboxRepo:
         """Queue a typed write for one assignment of a lead (the key is made here)."""
         return self.enqueue(outbox_key(crm_id, assignment, payload.kind), crm, crm_id,
                             payload.kind, payload.to_json(), now=now)
+
+    def enqueue_notification(self, crm: str, payload: NotificationPayload, *,
+                             now: datetime | None = None) -> bool:
+        """Queue one message; False (nothing queued) when that (event, assignment, channel)
+        was queued before: a message goes out once."""
+        return self.enqueue(payload.key, crm, payload.crm_id, OutboxKind.NOTIFY,
+                            payload.to_json(), now=now)
 
     def get_for(self, crm_id: str, assignment: int, kind: OutboxKind) -> OutboxItem | None:
         return self.get(outbox_key(crm_id, assignment, kind))

@@ -15,6 +15,7 @@ from pydantic import ConfigDict, ValidationError
 from connectors import registry
 from connectors.plugin import REFUSE_PROPERTY, SettingsModel, shown
 from sync.config.models import Config, EscalationConfig, ServiceConfig
+from sync.config.notifications import build_notifications
 from sync.config.phi import REFUSAL, identity_names, is_identity_field
 from sync.config.reader import LineIndex, Problem, Problems
 from sync.config.rulebook import build_rulebook, declared
@@ -71,6 +72,7 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
     fields = _fields(problems, data.get("fields"), identity)
     routing = problems.validate(RoutingTable, data.get("routing", {}), "routing")
     rulebook = build_rulebook(problems, data, fields, routing)
+    notifications = build_notifications(problems, data, rulebook.coordinators)
     escalation = problems.validate(EscalationConfig, data.get("escalation", {}), "escalation")
     final_owner = escalation.final_owner if escalation else None
     if final_owner and final_owner not in declared(data, "coordinators", "id"):
@@ -78,7 +80,7 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
     if problems.items or service is None or escalation is None or routing is None:
         raise ConfigError(sorted(problems.items, key=lambda p: (p.line or 0, p.path)))
     return Config(source, service, kind, settings, fields, rulebook, escalation,
-                  routing.zip_attribute)
+                  routing.zip_attribute, notifications)
 
 
 def _trimmed(value: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -31,6 +31,7 @@ from connectors.plugin import (
     whole,
 )
 from routing.models import Rulebook
+from sync.config.notifications import NotificationsConfig
 
 __all__ = ["Config", "EscalationConfig", "IPNetwork", "ServiceConfig"]
 
@@ -136,5 +137,6 @@ class Config:
     rulebook: Rulebook
     escalation: EscalationConfig
     zip_attribute: str = "zip"
+    notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
 
 

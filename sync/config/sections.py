@@ -27,6 +27,7 @@ from pydantic import (
 
 from connectors.plugin import SettingsModel, shown, span, whole
 from routing.models import AfterHours, DateRange, SlaClock, Strategy
+from sync.config.notifications import e164
 from sync.zip_lookup import locate_zip
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -188,6 +189,10 @@ class CoordinatorTable(SettingsModel):
     schedule: str = ""
     facility: str = ""
     pto: tuple[Annotated[DateRange, PlainValidator(_pto)], ...] = ()
+    # notifications (sync/config/notifications.py checks them against [notifications])
+    phone: Annotated[str, AfterValidator(e164)] = ""  # E.164, for sms
+    slack_user: str = ""  # a Slack member id, mentioned in Slack messages
+    notify: tuple[Literal["email", "slack", "sms"], ...] = ()
 
     @model_validator(mode="after")
     def _findable(self) -> CoordinatorTable:
@@ -271,3 +276,4 @@ class Document(SettingsModel):
     coordinators: Any = None
     on_call: Any = None
     rules: Any = None
+    notifications: Any = None

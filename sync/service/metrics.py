@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 from state import DEFAULT_PORTAL, Store
 from sync.apply import ApplyResult
 from sync.ingest import IngestResult
+from sync.notify.deliver import NotifyResult
 from sync.route import RouteResult
 from sync.sla_scan import SlaResult
 
@@ -151,6 +152,10 @@ class Metrics:
                                 ["source"], registry=r)
         self.job_runs = Counter("leadrouter_job_runs", "Worker steps run by outcome",
                                 ["job", "outcome"], registry=r)
+        self.notifications = Counter("leadrouter_notifications", "Notification sends by "
+                                     "channel and outcome (sent, found: an uncertain send "
+                                     "found delivered, retry, uncertain, failed: given up)",
+                                     ["crm", "portal", "channel", "outcome"], registry=r)
 
     def attach(self, store: Store, connector: Any, coordinators: list[str]) -> None:
         self.registry.register(CrmCallCollector(connector, self.crm, self.portal))
@@ -187,6 +192,10 @@ class Metrics:
         self.breaches.labels(self.crm, self.portal).inc(result.breached)
         self.escalations.labels(self.crm, self.portal, "reassigned").inc(result.reassigned)
         self.escalations.labels(self.crm, self.portal, "final").inc(result.escalated)
+
+    def notified(self, result: NotifyResult) -> None:
+        for channel, outcome in result.outcomes:
+            self.notifications.labels(self.crm, self.portal, channel, outcome).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

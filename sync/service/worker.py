@@ -63,7 +63,7 @@ class Worker:
         # each step's figures feed the metric of the RunResult field they add to
         self._metrics_for: dict[str, Callable[[Any], None]] = {
             "ingest": metrics.ingest, "routing": metrics.routing, "apply": metrics.apply,
-            "sla": metrics.sla, "retried": metrics.retried}
+            "sla": metrics.sla, "retried": metrics.retried, "notify": metrics.notified}
         self._thread = threading.Thread(target=self._loop, name="leadrouter-worker",
                                         daemon=True)
 

@@ -27,7 +27,8 @@ PROPS = {"insurance_type": "commercial", "state": "AZ", "zip": "85004",
          "hs_analytics_source": "PAID_SEARCH", "level_of_care": "residential"}
 ALL_STEPS = [step.name for step in STEPS]
 STORE_STEPS = [step.name for step in STEPS if not step.crm]
-DRAIN = ["release", "retry", "route", "apply"]  # what a run asks for after a roster change
+# what a run asks for after a roster change
+DRAIN = ["release", "retry", "route", "apply", "notify"]
 
 
 def owner_of(box: HubSpotSandbox, contact_id: str) -> str | None:
@@ -55,8 +56,8 @@ def test_sync_once_and_a_worker_run_take_the_same_steps(
     assert (once.routing.routed, once.apply.tasks_created) == (3, 3)
     assert (scheduled.routing.routed, scheduled.apply.tasks_created) == (2, 2)
     # each job runs its part of that same list, in the same order
-    assert worker.run({Job.INBOX}).ran == ["inbox", "route", "apply"]
-    assert worker.run({Job.SLA, Job.APPLY}).ran == ["apply", "attempts", "escalate"]
+    assert worker.run({Job.INBOX}).ran == ["inbox", "route", "apply", "notify"]
+    assert worker.run({Job.SLA, Job.APPLY}).ran == ["apply", "notify", "attempts", "escalate"]
     assert worker.run({Job.RELEASE}).ran == DRAIN
 
 

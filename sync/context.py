@@ -76,15 +76,14 @@ def build_connector(config: Config, *, environ: Mapping[str, str] | None = None,
     return connector
 
 
-def subscribe_features(bus: EventBus, config: Config | None = None,
-                       record_link: Callable[[str], str] | None = None) -> None:
+def subscribe_features(bus: EventBus, config: Config,
+                       record_link: Callable[[str], str]) -> None:
     """What reacts to lead events (in the transaction of each change)."""
     from sync.notify import subscriber  # imports the lifecycle, which imports nothing here
     from sync.report import projection
 
     projection.subscribe(bus)
-    if config is not None and record_link is not None:
-        subscriber.subscribe(bus, config.notifications, record_link)
+    subscriber.subscribe(bus, config.notifications, record_link)
 
 
 def build_channels(config: Config, environ: Mapping[str, str]) -> dict[str, Channel]:

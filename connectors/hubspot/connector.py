@@ -67,13 +67,10 @@ class HubSpotConnector:
         return {fact: name for fact, name in self.settings.metadata_properties.items()}
 
     def record_link(self, crm_id: str) -> str:
-        """The contact in HubSpot's UI: in the configured portal when its id is known, else
-        through HubSpot's account-less `/l/` link, which opens the user's own portal."""
-        record = f"record/{CONTACT_TYPE}/{quote(crm_id, safe='')}"
-        portal = str(getattr(self.settings, "portal_id", "") or "")  # a newer settings key
-        if portal:
-            return f"{APP_URL}/contacts/{quote(portal, safe='')}/{record}"
-        return f"{APP_URL}/l/contacts/{record}"
+        """The contact in HubSpot's UI through the account-less `/l/` link, which opens the
+        user's own portal (the settings do not name a portal id; `[notifications]
+        record_url` gives an exact link when needed)."""
+        return f"{APP_URL}/l/contacts/record/{CONTACT_TYPE}/{quote(crm_id, safe='')}"
 
     def webhook_source(self, environ: Mapping[str, str], *, terminates_tls: bool
                        ) -> SignedEvents | None:

@@ -49,10 +49,11 @@ class NotifySubscriber:
         return self.record_link(crm_id)
 
     def __call__(self, uow: UnitOfWork, event: LeadEventRecord) -> None:
-        kind = contract_event(event)
-        contact = self.config.contacts.get(event.coordinator or "")
+        kind, coordinator = contract_event(event), event.coordinator
+        contact = self.config.contacts.get(coordinator or "")
         if kind is None or kind not in self.config.events or contact is None:
             return
+        assert coordinator is not None  # a contact was found by it
         wanted = [c for c in contact.notify if c in self.config.channels]
         if not wanted:
             return
@@ -60,15 +61,10 @@ class NotifySubscriber:
         for channel in wanted:
             ref = ref_of(notify_key(event.crm_id, event.assignment, kind, channel))
             text = render(kind, event.crm_id, event.rule, due, link, contact.timezone, ref)
-            payload = NotificationPayload(channel, contact_id(event), kind, event.crm_id,
+            payload = NotificationPayload(channel, coordinator, kind, event.crm_id,
                                           event.assignment, event.rule, due, link,
                                           text.subject, text.text)
             uow.outbox.enqueue_notification(event.crm, payload, now=event.at)
-
-
-def contact_id(event: LeadEventRecord) -> str:
-    assert event.coordinator is not None
-    return event.coordinator
 
 
 def subscribe(bus: EventBus, config: NotificationsConfig,

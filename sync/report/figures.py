@@ -163,9 +163,9 @@ def build_report(store: Store, config: Config, *, since: datetime, until: dateti
                     for source, n in sorted(sources.items(), key=lambda kv: (-kv[1],
                                                                               kv[0] or ""))],
         "needs_person": [
-            {"crm_id": row["crm_id"], "status": _why(row)[0], "why": _why(row)[1],
+            {"crm_id": row["crm_id"], "status": status, "why": why,
              "since": row["first_seen_at"].astimezone(UTC).isoformat(),
              "coordinator": row["owner"], "rule": row["rule"],
              "link": link(row["crm_id"]) if link else None}
-            for row in needing],
+            for row, (status, why) in ((row, _why(row)) for row in needing)],
     }

@@ -1,24 +1,26 @@
-"""A backlog of N new leads, routed end to end against a sandbox CRM.
+"""A backlog drained by ONE `sync --once` against a sandbox CRM, in ratios to the rate-limit floor.
 
-The sandbox (HubSpot or Salesforce emulator, HTTPS on 127.0.0.1) is seeded with N unowned
-leads created over the last three hours; a fresh SQLite store and the real connector run
-`run_cycle` until every lead is routed (or a cycle finds nothing to do). Printed: leads
-routed, API calls the sandbox counted (start-up owner listing included), calls per routed
-lead, cycles and wall time.
+The sandbox (HubSpot or Salesforce emulator, HTTPS on 127.0.0.1, ~30 ms added to every
+answer) is seeded with N unowned leads created over the last three hours plus `--owned`
+leads a person owns; HubSpot runs with its real limits (190 requests per rolling 10 s,
+5 searches per second). A fresh SQLite store and the real connector run one `run_cycle`
+(the whole of `sync --once`, start-up owner listing included). Printed: leads routed, wall
+time, the rate-limit floor (the least time the CRM's limits allow for the fewest calls that
+job needs), time/floor, API calls the sandbox counted, the floor in calls, calls per routed
+lead, and the calls by endpoint.
 
-Wall time is mostly the pipeline's SQLite work and the emulator's SOQL evaluation (an
-`Id IN (...)` over 10,000 records takes the emulator ~1.4 s), not the client.
+    .venv/bin/python bench/backlog.py --crm hubspot [--leads 10000] [--owned 300]
+    .venv/bin/python bench/backlog.py --crm salesforce [--leads 10000] [--owned 300]
 
-    /work/venv/bin/python bench/backlog.py --crm salesforce [--leads 10000]
-    /work/venv/bin/python bench/backlog.py --crm hubspot [--leads 10000]
-
-Target: <= 0.03 calls per routed lead for Salesforce (200-record sObject Collections).
+Targets (issue 14): HubSpot time within 1.5x the floor and at most 0.03 calls per routed
+lead (floor 0.025); Salesforce at most 0.013 calls per routed lead (floor about 0.011).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -48,12 +50,13 @@ SF_DOMAIN = "sunrise-recovery.example"
 DONE = (LeadStatus.TASK_CREATED, LeadStatus.CONTACTED)
 
 
-def config_text(crm: str, box: Any, db: Path) -> str:
+def config_text(crm: str, box: Any, db: Path, owner_read_max_age: str = "15s") -> str:
     if crm == "hubspot":
         connection = f"""[crm.hubspot]
 base_url = "{box.base_url}"
 token_env = "HUBSPOT_TOKEN"
 ca_bundle = "{box.ca_file}"
+owner_read_max_age = "{owner_read_max_age}"
 
 [fields]
 insurance = "insurance_type"
@@ -66,6 +69,7 @@ instance_url = "{box.instance_url}"
 token_env = "SALESFORCE_ACCESS_TOKEN"
 object = "Lead"
 ca_bundle = "{box.ca_file}"
+owner_read_max_age = "{owner_read_max_age}"
 
 [fields]
 insurance = "Insurance_Type__c"
@@ -109,13 +113,46 @@ def server_calls(crm: str, box: Any) -> int:
     return int(box.api_calls)
 
 
+def by_endpoint(crm: str, box: Any) -> dict[str, int]:
+    if crm == "hubspot":
+        return dict(sorted(box.counters()["calls"].items()))
+    counted: dict[str, int] = {}
+    for request in box.server.request_log:
+        path = request.path.split("?", 1)[0]
+        key = f"{request.method} {path.split('/v', 1)[-1]}"
+        counted[key] = counted.get(key, 0) + 1
+    return dict(sorted(counted.items()))
+
+
 def routed(ctx: Context) -> int:
     with ctx.store.unit_of_work(read_only=True) as uow:
         return len(uow.leads.by_status(*DONE))
 
 
-def run(crm: str, leads: int) -> dict[str, Any]:
-    box: Any = HubSpotSandbox() if crm == "hubspot" else SalesforceSandbox()
+def window_time(calls: int, limit: int, window: float) -> float:
+    """Least seconds `calls` calls take under `limit` per rolling `window`, from an empty
+    window: the (k*limit + 1)-th call may start k windows after the first."""
+    return ((calls - 1) // limit) * window if calls > 0 else 0.0
+
+
+def floor(crm: str, leads: int, owned: int) -> tuple[int, float | None, str]:
+    """(fewest API calls, least seconds the limits allow or None, how) for routing `leads`."""
+    if crm == "hubspot":
+        searches = math.ceil((leads + owned) / 200)  # search pages of 200 over every contact
+        general = 2 + 2 * math.ceil(leads / 100)  # owners (active, archived), 100-input batches
+        seconds = max(window_time(searches, 5, 1.0), window_time(general, 190, 10.0))
+        return (searches + general, seconds,
+                f"{searches} searches at 5/s, {general} calls at 190/10 s")
+    pages = math.ceil((leads + owned) / 2000)  # query pages of 2,000
+    writes = 2 * math.ceil(leads / 200)  # sObject Collections of 200: owners, then tasks
+    calls = pages + 3 + writes  # users, queues, the default lead status
+    return calls, None, f"{pages} query pages, 3 start-up queries, {writes} collections"
+
+
+def run(crm: str, leads: int, owned: int, latency: float, owner_read_max_age: str
+        ) -> dict[str, Any]:
+    box: Any = (HubSpotSandbox(ten_second_limit=190, search_per_second=5)
+                if crm == "hubspot" else SalesforceSandbox(daily_limit=1_000_000))
     with box, tempfile.TemporaryDirectory() as folder:
         box.seed_demo()
         now = datetime.now(UTC)
@@ -123,49 +160,72 @@ def run(crm: str, leads: int) -> dict[str, Any]:
         seeded = time.perf_counter()
         if crm == "hubspot":
             box.seed_contacts(leads, created_between=window, rng_seed=1)
+            box.seed_contacts(owned, owned_fraction=1.0, created_between=window, rng_seed=2)
             environ = {"HUBSPOT_TOKEN": box.token}
         else:
             box.seed_leads(leads, created_between=window, rng_seed=1)
+            box.seed_leads(owned, owned_fraction=1.0, created_between=window, rng_seed=2)
             environ = {"SALESFORCE_ACCESS_TOKEN": box.token}
         seed_s = time.perf_counter() - seeded
-        config = parse_config(config_text(crm, box, Path(folder) / "state.db"))
+        box.server.faults.latency = latency
+        config = parse_config(config_text(crm, box, Path(folder) / "state.db",
+                                          owner_read_max_age))
         before = server_calls(crm, box)
+        before_by = by_endpoint(crm, box)
+        limited = box.counters()["rate_limited_total"] if crm == "hubspot" else 0
         started = time.perf_counter()
         ctx = build_context(config, environ=environ)
-        cycles = 0
         try:
-            while cycles < 50:
-                result = run_cycle(ctx)
-                cycles += 1
-                busy = (result.ingest.new or result.routing.routed
-                        or result.apply.owners_written or result.apply.tasks_created)
-                if not busy or routed(ctx) >= leads:
-                    break
+            run_cycle(ctx)
             wall = time.perf_counter() - started
             done = routed(ctx)
         finally:
             ctx.close()
         calls = server_calls(crm, box) - before
-    return {"crm": crm, "leads": leads, "routed": done, "api_calls": calls,
-            "calls_per_lead": calls / done if done else float("nan"), "cycles": cycles,
-            "wall_s": wall, "seed_s": seed_s}
+        endpoints = {k: v - before_by.get(k, 0) for k, v in by_endpoint(crm, box).items()
+                     if v - before_by.get(k, 0)}
+        if crm == "hubspot":
+            limited = box.counters()["rate_limited_total"] - limited
+    floor_calls, floor_s, how = floor(crm, leads, owned)
+    return {"crm": crm, "leads": leads, "owned": owned, "routed": done, "api_calls": calls,
+            "calls_per_lead": calls / done if done else float("nan"), "wall_s": wall,
+            "seed_s": seed_s, "floor_calls": floor_calls, "floor_s": floor_s,
+            "floor_how": how, "endpoints": endpoints, "rate_limited": limited}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--crm", choices=("hubspot", "salesforce"), default="salesforce")
+    parser.add_argument("--crm", choices=("hubspot", "salesforce"), default="hubspot")
     parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--owned", type=int, default=300)
+    parser.add_argument("--latency", type=float, default=0.03, help="seconds per answer")
+    parser.add_argument("--owner-read-max-age", default="15s",
+                        help="[crm.*] owner_read_max_age (the default is 15s)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    figures = run(args.crm, args.leads)
-    print(f"crm                 {figures['crm']}")
-    print(f"leads seeded        {figures['leads']}  (seeding {figures['seed_s']:.1f} s)")
-    print(f"leads routed        {figures['routed']}  (owner written + task created)")
-    print(f"API calls           {figures['api_calls']}  (sandbox-counted, start-up included)")
-    print(f"calls per lead      {figures['calls_per_lead']:.4f}")
-    print(f"cycles              {figures['cycles']}  (until every lead was routed)")
-    print(f"wall time           {figures['wall_s']:.1f} s")
+    f = run(args.crm, args.leads, args.owned, args.latency, args.owner_read_max_age)
+    per_floor = f["floor_calls"] / args.leads
+    print(f"crm                 {f['crm']}  (latency {args.latency * 1000:.0f} ms per answer, "
+          f"owner_read_max_age {args.owner_read_max_age})")
+    print(f"leads seeded        {f['leads']} unowned + {f['owned']} owned  "
+          f"(seeding {f['seed_s']:.1f} s)")
+    print(f"leads routed        {f['routed']}  (owner written + task created, one sync --once)")
+    print(f"wall time           {f['wall_s']:.1f} s")
+    if f["floor_s"] is not None:
+        print(f"rate-limit floor    {f['floor_s']:.1f} s  ({f['floor_how']})")
+        print(f"time / floor        {f['wall_s'] / max(f['floor_s'], 1e-9):.2f}  (target <= 1.5)")
+    else:
+        print(f"rate-limit floor    none in time (daily limit only); {f['floor_how']}")
+    print(f"API calls           {f['api_calls']}  (sandbox-counted, start-up included; "
+          f"floor {f['floor_calls']})")
+    target = "0.03" if f["crm"] == "hubspot" else "0.013"
+    print(f"calls per lead      {f['calls_per_lead']:.4f}  (floor {per_floor:.4f}, "
+          f"target <= {target})")
+    if f["crm"] == "hubspot":
+        print(f"429 answers         {f['rate_limited']}")
+    for endpoint, count in f["endpoints"].items():
+        print(f"  {count:6d}  {endpoint}")
 
 
 if __name__ == "__main__":

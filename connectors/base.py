@@ -128,6 +128,44 @@ class AttemptState:
     exists: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class CreatedLead:
+    """The record an intake create made, or found (a duplicate the CRM pointed to)."""
+
+    crm_id: str
+    created: bool  # False: the CRM already had a record with this email (its id)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityScan:
+    """Contact attempts seen in what changed in the CRM since the last scan (an optional
+    `attempts_since(queries, watermark)` of a connector; see `attempts_since` below)."""
+
+    states: Sequence[AttemptState]  # only leads whose record or routing task changed
+    watermark: str  # store it; the next scan passes it back
+    complete: bool = True  # False: too much changed to search; read every lead instead
+
+
+@dataclass(frozen=True, slots=True)
+class ContactMatches:
+    """Records found by email (lower-cased) and by phone (as asked), oldest first."""
+
+    by_email: Mapping[str, Sequence[CrmLead]] = field(default_factory=frozen_map)  # type: ignore[arg-type]
+    by_phone: Mapping[str, Sequence[CrmLead]] = field(default_factory=frozen_map)  # type: ignore[arg-type]
+    by_ref: Mapping[str, Sequence[CrmLead]] = field(default_factory=frozen_map)  # type: ignore[arg-type]
+
+    def of(self, email: str | None, phone: str | None, ref: str | None = None
+           ) -> list[CrmLead]:
+        """One lead's matches: by its intake reference, its email, then its phone; each
+        record once."""
+        found: dict[str, CrmLead] = {}
+        for lead in [*self.by_ref.get(ref or "", ()),
+                     *self.by_email.get((email or "").lower(), ()),
+                     *self.by_phone.get(phone or "", ())]:
+            found.setdefault(lead.crm_id, lead)
+        return list(found.values())
+
+
 @runtime_checkable
 class Connector(Protocol):
     """One CRM. All methods batch; none is called once per lead in a loop."""
@@ -193,6 +231,21 @@ class Connector(Protocol):
         seen). WebhookSetupError when they are configured in a way that cannot work."""
         ...
 
+    def find_by_email_or_phone(self, emails: Sequence[str], phones: Sequence[str], *,
+                               refs: Sequence[str] = (), ref_property: str = ""
+                               ) -> ContactMatches:
+        """Records holding these emails or phones (or these values of `ref_property`),
+        batched (a few calls for a whole chunk of messages). Email and reference lookups
+        must see a create at once (not a lagging index), so an uncertain create is found
+        again before it is retried."""
+        ...
+
+    def create_lead(self, properties: Mapping[str, str]) -> CreatedLead:
+        """Create one contact / Lead with these CRM properties (values may be PHI: never put
+        them in errors or logs). Sent once, never retried blindly; a duplicate the CRM
+        names comes back as `created=False` with the existing id."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -210,6 +263,19 @@ def api_url(connector: object) -> str:
     return url if isinstance(url, str) else ""
 
 
+def attempts_since(connector: object, queries: Sequence[AttemptQuery],
+                   watermark: str | None) -> ActivityScan | None:
+    """Contact attempts by activity through an optional `attempts_since` method of the
+    connector: one search (or query) per scan for what changed since `watermark` (None: the
+    first scan), whatever the number of `queries`; None when the connector has none (then
+    every lead is read with `contact_attempts`)."""
+    method = getattr(connector, "attempts_since", None)
+    if not callable(method):
+        return None
+    found = method(queries, watermark)
+    return found if isinstance(found, ActivityScan) else None
+
+
 def away_owners(connector: object) -> frozenset[str] | None:
     """CRM owner ids the CRM itself shows as away now, through an optional
     `away_owners()` method of the connector; None when the connector has none or its
@@ -222,10 +288,13 @@ def away_owners(connector: object) -> frozenset[str] | None:
 
 
 __all__ = [
+    "ActivityScan",
     "AttemptQuery",
     "AttemptState",
     "AuthError",
     "Connector",
+    "ContactMatches",
+    "CreatedLead",
     "CrmError",
     "CrmLead",
     "CrmOwner",
@@ -238,6 +307,7 @@ __all__ = [
     "TaskResult",
     "WriteOutcome",
     "api_url",
+    "attempts_since",
     "away_owners",
     "batch_size",
 ]

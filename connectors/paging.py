@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from connectors.base import CrmLead, PollPage
+
 T = TypeVar("T")
 
 
@@ -39,3 +41,26 @@ class AfterPager:
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
+
+
+def collect_pages(pages: Iterator[PollPage], limit: int,
+                  fresh: Callable[[CrmLead], bool]) -> PollPage:
+    """`Connector.poll` over a connector's streamed pages: pages until `limit` records past
+    the cursor (`fresh`) are in hand, as one page (deduped by id, oldest first). Only fresh
+    records count, or a busy overlap window (more than `limit` records) would hold the
+    cursor in place."""
+    leads: dict[str, CrmLead] = {}
+    counted = 0
+    last: PollPage | None = None
+    for page in pages:
+        last = page
+        for lead in page.leads:
+            if lead.crm_id not in leads:
+                leads[lead.crm_id] = lead
+                counted += fresh(lead)
+        if counted >= limit and page.more:
+            break
+    if last is None:
+        raise ValueError("a poll yields at least one page")
+    ordered = sorted(leads.values(), key=lambda lead: (lead.created_at, lead.crm_id))
+    return PollPage(ordered, last.cursor, more=last.more)

@@ -50,6 +50,9 @@ class InboxEvent:
     crm_id: str
     event_type: str
     occurred_at: datetime | None
+    # the CRM account the event is for (HubSpot's portalId), "" when the CRM does not say:
+    # with several portals the service stores it in that portal's inbox
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class WebhookBatch:
     events: Sequence[InboxEvent]
     ignored: int | None = None  # valid but of no interest; None: the source never ignores
     invalid: int = 0  # dropped for a record id that cannot exist
+    foreign: int = 0  # left out: for another CRM account than this source's
 
 
 class WebhookSource(Protocol):

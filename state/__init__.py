@@ -7,7 +7,7 @@ cursors, outbox and inbox, on SQLite (WAL) or PostgreSQL.
         uow.commit()
 """
 
-from state.db import Store, open_store
+from state.db import POLL_LOCK, SLA_LOCK, Store, open_store
 from state.errors import StoreError, StoreUnavailable
 from state.migrations import SCHEMA_VERSION
 from state.outbox_payloads import (
@@ -42,7 +42,9 @@ from state.uow import UnitOfWork
 __all__ = [
     "DEFAULT_PORTAL",
     "OPEN_STATUSES",
+    "POLL_LOCK",
     "SCHEMA_VERSION",
+    "SLA_LOCK",
     "SLA_RUNNING_STATUSES",
     "TERMINAL_STATUSES",
     "AuditEntry",

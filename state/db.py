@@ -8,21 +8,28 @@ import os
 import sqlite3
 import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from state.claim_locks import ClaimLocks
 from state.errors import StoreError, driver_reason
 from state.migrations import check_version, migrate
 from state.tables import DEFAULT_PORTAL
 from state.uow import READ_ONLY_OPTION, UnitOfWork
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+# Per-portal work only one worker may do at a time (PostgreSQL advisory locks, with the
+# portal as the second key; routing's own lock is `state.repos.pointers.ROUTING_LOCK`)
+POLL_LOCK = 0x1EAD_0003
+SLA_LOCK = 0x1EAD_0004
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _PG_ALIASES = {"postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg"}
 # The state file holds lead ids and routing facts: owner-only, whatever the umask. SQLite
@@ -38,11 +45,22 @@ class Store:
     """A handle on the state database. Use `unit_of_work()` for every access."""
 
     def __init__(self, engine: Engine, *, display_url: str,
-                 portal: str = DEFAULT_PORTAL) -> None:
+                 portal: str = DEFAULT_PORTAL, owns_engine: bool = True) -> None:
         self.engine = engine
         self.portal = portal  # the CRM connection whose rows this handle reads and writes
         self.url = display_url  # password hidden
         self.dialect: str = engine.dialect.name  # "sqlite" | "postgresql"
+        self._owns_engine = owns_engine  # False: a `for_portal` view; its owner closes it
+        # PostgreSQL: outbox claims held by this process's session (state.claim_locks)
+        self.claims: ClaimLocks | None = ClaimLocks(engine) \
+            if self.dialect == "postgresql" else None
+
+    def for_portal(self, portal: str) -> Store:
+        """A handle on another portal's rows over this one's engine (one connection pool
+        per process, however many portals); closing it leaves the engine to this one."""
+        view = Store(self.engine, display_url=self.url, portal=portal, owns_engine=False)
+        view.claims = self.claims  # one session holds this process's claims
+        return view
 
     def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
         """`with store.unit_of_work() as uow: ...; uow.commit()`.
@@ -51,7 +69,32 @@ class Store:
         `read_only=True` opens a plain deferred transaction on SQLite (readers do not take
         the write lock) and refuses `commit()`.
         """
-        return UnitOfWork(self.engine, read_only=read_only, portal=self.portal)
+        return UnitOfWork(self.engine, read_only=read_only, portal=self.portal,
+                          claims=self.claims)
+
+    @contextmanager
+    def exclusive(self, lock: int) -> Iterator[bool]:
+        """`with store.exclusive(POLL_LOCK) as mine:` -- on PostgreSQL, this portal's
+        session advisory lock `lock` for the block, if no other worker holds it (`mine` is
+        False then: skip the work, that worker is doing it). The lock lives with the
+        connection: a killed worker's is released by the server at once. SQLite: always
+        True (one process per file, `state.writer_lock`)."""
+        if self.dialect != "postgresql":
+            yield True
+            return
+        key = (lock, func.hashtext(self.portal))
+        with self.engine.connect() as conn:
+            mine = bool(conn.execute(select(func.pg_try_advisory_lock(*key))).scalar())
+            conn.commit()  # the lock is the session's: no transaction stays open
+            try:
+                yield mine
+            finally:
+                if mine:
+                    try:
+                        conn.execute(select(func.pg_advisory_unlock(*key)))
+                        conn.commit()
+                    except SQLAlchemyError:
+                        conn.invalidate()  # closing the session releases the lock
 
     def check(self, *, full: bool = False) -> None:
         """Raise StoreError unless the database answers and has the expected schema.
@@ -81,7 +124,10 @@ class Store:
             ) from None
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            if self.claims is not None:
+                self.claims.close()
+            self.engine.dispose()
 
     def __enter__(self) -> Store:
         return self

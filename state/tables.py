@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from state.types import JsonType, UTCDateTime
@@ -82,6 +82,7 @@ class AuditKind(StrEnum):
     ERROR = "error"
     NOTIFIED = "notified"  # a notification reached its channel
     NOTIFY_FAILED = "notify_failed"  # a notification was given up
+    ACKNOWLEDGED = "acknowledged"  # an owner took an on-call page
 
 
 class OutboxKind(StrEnum):
@@ -89,6 +90,7 @@ class OutboxKind(StrEnum):
     TASK = "task"
     METADATA = "metadata"
     NOTIFY = "notify"  # a message to a coordinator (email, Slack, SMS), not a CRM write
+    PAGE_CHECK = "page_check"  # due when an on-call page's ack_within ends: pass it on?
 
 
 class OutboxStatus(StrEnum):
@@ -306,6 +308,41 @@ class AvailabilityRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class IntakeFolderRow(SQLModel, table=True):
+    """Per mailbox folder: its UIDVALIDITY and the highest UID read (email intake)."""
+
+    __tablename__ = "intake_folder"
+
+    portal: str = Field(default=DEFAULT_PORTAL, primary_key=True, max_length=64)
+    mailbox: str = Field(primary_key=True, max_length=64)
+    folder: str = Field(primary_key=True, max_length=255)
+    uidvalidity: int = Field(sa_type=BigInteger)
+    last_uid: int = Field(sa_type=BigInteger)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IntakeMessageRow(SQLModel, table=True):
+    """One email-delivered lead by message key (a hash): intent, CRM record, where it went.
+
+    Hashes, ids and categories only; never an address, a subject or a body (PHI)."""
+
+    __tablename__ = "intake_message"
+    __table_args__ = (Index("ix_intake_message_portal_state", "portal", "state", "updated_at"),)
+
+    portal: str = Field(default=DEFAULT_PORTAL, primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=64)
+    state: str = Field(max_length=16)  # intent | recorded | processed | review
+    format: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=64)  # why it went to review
+    crm: str | None = Field(default=None, max_length=16)
+    crm_id: str | None = Field(default=None, max_length=64)
+    outcome: str | None = Field(default=None, max_length=16)  # created | routed | follow_up
+    arrived_at: datetime = Field(sa_type=UTCDateTime)  # the message's INTERNALDATE
+    intent_at: datetime = Field(sa_type=UTCDateTime)  # first recorded (before any create)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    attempts: int = 0
+
+
 class SchemaMetaRow(SQLModel, table=True):
     __tablename__ = "schema_meta"
 
@@ -324,5 +361,6 @@ def _table(model: type[SQLModel]) -> Table:
 STATE_TABLES: tuple[Table, ...] = tuple(
     _table(m)
     for m in (LeadRow, AuditRow, PointerRow, CursorRow, OutboxRow, InboxRow, LeadEventRow,
-              AssignmentRow, PassedOverRow, AvailabilityRow, SchemaMetaRow)
+              AssignmentRow, PassedOverRow, AvailabilityRow, IntakeFolderRow, IntakeMessageRow,
+              SchemaMetaRow)
 )

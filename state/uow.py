@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
+from state.claim_locks import ClaimLocks
 from state.errors import StoreError, StoreUnavailable, driver_reason
 from state.repos import (
     AssignmentRepo,
@@ -28,6 +29,7 @@ from state.repos import (
     AvailabilityRepo,
     CursorRepo,
     InboxRepo,
+    IntakeRepo,
     LeadEventRepo,
     LeadRepo,
     OutboxRepo,
@@ -52,10 +54,12 @@ class UnitOfWork:
     assignments: AssignmentRepo
     report: ReportRepo
     availability: AvailabilityRepo
+    intake: IntakeRepo
 
     def __init__(self, engine: Engine, *, read_only: bool = False,
-                 portal: str = DEFAULT_PORTAL) -> None:
+                 portal: str = DEFAULT_PORTAL, claims: ClaimLocks | None = None) -> None:
         self.portal = portal  # every repository of this unit reads and writes this portal only
+        self._claims = claims  # PostgreSQL: this process's outbox claims
         self._engine = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
         self.read_only = read_only
         self._open = False
@@ -67,13 +71,14 @@ class UnitOfWork:
         self.leads = LeadRepo(self.session, self.portal)
         self.pointers = PointerRepo(self.session, self.portal)
         self.cursors = CursorRepo(self.session, self.portal)
-        self.outbox = OutboxRepo(self.session, self.portal)
+        self.outbox = OutboxRepo(self.session, self.portal, claims=self._claims)
         self.inbox = InboxRepo(self.session, self.portal)
         self.audit = AuditRepo(self.session, self.portal)
         self.events = LeadEventRepo(self.session, self.portal)
         self.assignments = AssignmentRepo(self.session, self.portal)
         self.report = ReportRepo(self.session, self.portal)
         self.availability = AvailabilityRepo(self.session, self.portal)
+        self.intake = IntakeRepo(self.session, self.portal)
         self._open = True
         return self
 
@@ -84,6 +89,11 @@ class UnitOfWork:
             self.session.commit()
         except _TRANSIENT as exc:
             raise _unavailable(exc) from None
+        if self._claims is not None and self.outbox.settled:
+            # outcomes committed: the rows' claims go (not before: another worker would
+            # find them still pending)
+            self._claims.release(self.outbox.settled)
+            self.outbox.settled.clear()
 
     def rollback(self) -> None:
         self.session.rollback()

@@ -39,6 +39,7 @@ from state import (
 from sync.batches import split_on_refusal
 from sync.claims import KeptClaim
 from sync.context import Context
+from sync.intake.keys import FOLLOW_UP_PREFIX
 from sync.lifecycle import Fact, LeadEvent, transition
 from sync.logs import get_logger
 
@@ -62,11 +63,18 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(300.0, 2.0 ** min(attempts, 8)))
 
 
+def _owner_batch(ctx: Context) -> int:
+    """Owner writes per `write_owners` call: the connector's optional `owner_batch_size`
+    (several write calls behind one compare read), else its batch size."""
+    size = getattr(ctx.connector, "owner_batch_size", None)
+    return size if isinstance(size, int) and size > 0 else batch_size(ctx.connector, BATCH)
+
+
 def _claim(ctx: Context, kind: OutboxKind) -> list[OutboxItem]:
     now = ctx.clock()
+    size = _owner_batch(ctx) if kind == OutboxKind.OWNER else batch_size(ctx.connector, BATCH)
     with ctx.store.unit_of_work() as uow:
-        rows = uow.outbox.claim(batch_size(ctx.connector, BATCH), now,
-                                 lease=ctx.config.service.claim_lease, kind=kind)
+        rows = uow.outbox.claim(size, now, lease=ctx.config.service.claim_lease, kind=kind)
         uow.commit()
     return rows
 
@@ -199,6 +207,10 @@ def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem]
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
         for row in rows:
+            if row.key.startswith(FOLLOW_UP_PREFIX):
+                # a follow-up for a record a person owns (email intake): no owner write
+                ready.append(replace(row, attempts=uow.outbox.count_attempt(row.id)))
+                continue
             owner_row = uow.outbox.get_for(row.crm_id, row.assignment, OutboxKind.OWNER)
             lead = uow.leads.get(ctx.crm, row.crm_id)
             stale = lead is None or lead.assignment != row.assignment or lead.status in (
@@ -309,12 +321,23 @@ def _task_recorded(uow: UnitOfWork, ctx: Context, row: OutboxItem, task_id: str,
     transition(uow, ctx, row.crm_id, event, now, coordinator=task.coordinator, facts=facts)
 
 
-def apply_pending(ctx: Context, *, rounds: int = 20) -> ApplyResult:
-    """Owner writes first, then the tasks whose owner is written; repeat while work is due."""
+def _progress(result: ApplyResult) -> int:
+    return (result.owners_written + result.overridden + result.tasks_created
+            + result.failed)
+
+
+def apply_pending(ctx: Context, *, rounds: int | None = 20) -> ApplyResult:
+    """Owner writes first, then the tasks whose owner is written; repeat while work is due
+    (at most `rounds` times; None: until a round finds nothing due or gets nothing done,
+    so tasks waiting on an owner write that is backing off do not spin)."""
     result = ApplyResult()
-    for _ in range(rounds):
+    done = 0
+    while rounds is None or rounds > 0:
         busy = apply_owners(ctx, result)
         busy = apply_tasks(ctx, result) or busy
-        if not busy:
+        if not busy or (rounds is None and _progress(result) == done):
             break
+        done = _progress(result)
+        if rounds is not None:
+            rounds -= 1
     return result

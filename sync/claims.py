@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from state import OutboxItem
@@ -22,6 +22,7 @@ from sync.context import Context
 from sync.logs import get_logger
 
 log = get_logger("leadrouter.apply")
+IN_FLIGHT = timedelta(seconds=15)
 
 
 class KeptClaim:
@@ -29,7 +30,10 @@ class KeptClaim:
 
     def __init__(self, ctx: Context, rows: Sequence[OutboxItem]) -> None:
         self._ctx = ctx
-        self._lease = ctx.config.service.claim_lease
+        # renewed in short steps: a worker killed mid-call leaves its rows to the others
+        # within IN_FLIGHT (the time a request already sent may still take to land in the
+        # CRM), not a whole `claim_lease`
+        self._lease = min(ctx.config.service.claim_lease, IN_FLIGHT)
         # what our claim left on each row: (next_attempt_at, attempts)
         self._held: dict[int, tuple[datetime, int]] = {
             row.id: (row.next_attempt_at, row.attempts) for row in rows}

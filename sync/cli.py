@@ -10,11 +10,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from state.errors import StoreError
-from sync.config import Config, ConfigError, default_config_path, load_config
+from sync.config import Config, ConfigError, default_config_path
+from sync.config.portals import Deployment, load_deployment
 from sync.context import StartupError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -23,15 +25,21 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(args.config or default_config_path())
+    """The config of the portal the command is for: `--portal ID`, required when the
+    deployment has several (`[service] portals`)."""
+    return _deployment(args).portal(getattr(args, "portal", None))
+
+
+def _deployment(args: argparse.Namespace) -> Deployment:
+    return load_deployment(args.config or default_config_path())
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    config = _load(args)
-    rb = config.rulebook
-    print(f"{config.source}: ok — {len(rb.coordinators)} coordinators, {len(rb.rules)} rules, "
-          f"{len(rb.facilities)} facilities, {len(rb.rotations)} on-call rotations, "
-          f"crm {config.crm_kind}")
+    for config in _deployment(args).portals.values():  # every portal file is validated
+        rb = config.rulebook
+        print(f"{config.source}: ok — {len(rb.coordinators)} coordinators, "
+              f"{len(rb.rules)} rules, {len(rb.facilities)} facilities, "
+              f"{len(rb.rotations)} on-call rotations, crm {config.crm_kind}")
     return EXIT_OK
 
 
@@ -66,22 +74,33 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from sync.cycle import run_cycle
     from sync.logs import configure_logging, get_logger
 
-    config = _load(args)
-    configure_logging(config.service.log_format)
+    deployment = _deployment(args)
+    configure_logging(deployment.service.log_format)
     if not args.once:
         print("leadrouter sync: only --once is available; use `leadrouter run` for the "
               "service", file=sys.stderr)
         return EXIT_USAGE
-    ctx = build_context(config)
-    try:
-        result = run_cycle(ctx)
-    except AuthError as exc:
-        get_logger("leadrouter").error("cycle.stopped", error=str(exc), error_type="AuthError")
-        print(f"leadrouter: {exc}: a person must fix the CRM credentials or scopes",
-              file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        ctx.close()
+    code = EXIT_OK
+    for config in deployment.portals.values():  # one portal after the other
+        if len(deployment.portals) > 1:
+            print(f"portal {config.portal}:")
+        ctx = build_context(config)
+        try:
+            result = run_cycle(ctx)
+        except AuthError as exc:
+            get_logger("leadrouter").error("cycle.stopped", error=str(exc),
+                                           error_type="AuthError", portal=config.portal)
+            print(f"leadrouter: {exc}: a person must fix the CRM credentials or scopes",
+                  file=sys.stderr)
+            code = EXIT_FAILED
+            continue
+        finally:
+            ctx.close()
+        code = max(code, _print_cycle(result))
+    return code
+
+
+def _print_cycle(result: Any) -> int:
     r = result
     print(f"sync: {r.ingest.new} new leads ({r.ingest.skipped} skipped), "
           f"{r.routing.routed} routed, {r.routing.held} held, {r.routing.unroutable} "
@@ -89,6 +108,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
           f"created, {r.apply.overridden + r.sla.overridden} overridden; {r.sla.contacted} "
           f"contacted, {r.sla.breached} breached, {r.sla.reassigned} reassigned, "
           f"{r.sla.escalated} escalated to the final owner")
+    if r.intake.read:  # email intake ([intake.email]) read messages
+        i = r.intake
+        print(f"intake: {i.read} emails read, {i.created} records created, {i.existing} "
+              f"existing routed, {i.follow_ups} follow-ups, {i.duplicates} already handled, "
+              f"{i.review} to review, {i.waiting} waiting")
     if r.failed_steps:
         print(f"leadrouter: the CRM kept failing during: {', '.join(r.failed_steps)}; "
               "pending work is kept and the next cycle resumes it", file=sys.stderr)
@@ -100,9 +124,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sync.logs import configure_logging
     from sync.service.runner import run_service
 
-    config = _load(args)
-    configure_logging(config.service.log_format)
-    return run_service(config)
+    deployment = _deployment(args)
+    configure_logging(deployment.service.log_format)
+    portals = list(deployment.portals.values())
+    return run_service(portals[0], portals)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -117,7 +142,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from sync.explain import explain
 
     config = _load(args)
-    store = open_store(config.service.state_url, migrate_schema=False)
+    store = open_store(config.service.state_url, migrate_schema=False, portal=config.portal)
     try:
         if not explain(store, config.crm_kind, args.crm_id, Console(highlight=False)):
             print(f"leadrouter: lead {args.crm_id} is not in the state store "
@@ -146,7 +171,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if since >= until:
         print("leadrouter report: --since must be before --until", file=sys.stderr)
         return EXIT_USAGE
-    store = open_store(config.service.state_url, migrate_schema=False)
+    store = open_store(config.service.state_url, migrate_schema=False, portal=config.portal)
     try:
         if args.csv:
             from sync.report.export import write_csv
@@ -199,7 +224,7 @@ def cmd_away(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     # a short write transaction: fine beside a running service (SQLite WAL, PostgreSQL);
     # routing reads the marks at every decision
-    store = open_store(config.service.state_url)
+    store = open_store(config.service.state_url, portal=config.portal)
     try:
         with store.unit_of_work() as uow:
             uow.availability.mark_away(coordinator, CLI, now, until)
@@ -222,7 +247,7 @@ def cmd_back(args: argparse.Namespace) -> int:
     if coordinator is None:
         return EXIT_USAGE
     now = datetime.now(UTC)
-    store = open_store(config.service.state_url)
+    store = open_store(config.service.state_url, portal=config.portal)
     try:
         with store.unit_of_work() as uow:
             was_away = uow.availability.mark_back(coordinator, CLI, now)
@@ -240,10 +265,22 @@ def cmd_back(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_intake_test(args: argparse.Namespace) -> int:
+    from sync.intake.sample import test_sample
+
+    return test_sample(_load(args), Path(args.file), sys.stdout)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.cli import serve
 
     return serve(args.crm, args.seed, args.port)
+
+
+def _portal_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--portal", metavar="ID", default=None,
+                         help="the portal (a file name in [service] portals, without .toml); "
+                              "required when there are several")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("file", metavar="FILE", help="CSV or JSONL: id, created_at, and the "
                      "attributes named in [fields]")
     sim.add_argument("--json", action="store_true", help="one JSON object per lead on stdout")
+    _portal_option(sim)
     sim.set_defaults(handler=cmd_simulate)
 
     sync = commands.add_parser("sync", help="run one full cycle against the CRM and exit")
@@ -289,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = commands.add_parser("explain", help="print one lead's decision trail")
     exp.add_argument("crm_id", metavar="CRM_ID")
+    _portal_option(exp)
     exp.set_defaults(handler=cmd_explain)
 
     rep = commands.add_parser("report", help="routing performance: speed to lead, SLA, "
@@ -301,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="one JSON object (the contract's)")
     out.add_argument("--csv", action="store_true",
                      help="one row per lead of the window (ids, times, owner, rule, status)")
+    _portal_option(rep)
     rep.set_defaults(handler=cmd_report)
 
     away = commands.add_parser("away", help="mark a coordinator away: no new leads until "
@@ -309,11 +349,21 @@ def build_parser() -> argparse.ArgumentParser:
     away.add_argument("--until", default=None, metavar="WHEN",
                       help='a duration from now ("2h", "1d") or an ISO 8601 date-time with an '
                            "offset (default: until `leadrouter back`)")
+    _portal_option(away)
     away.set_defaults(handler=cmd_away)
 
     back = commands.add_parser("back", help="end a coordinator's `away`: leads again")
     back.add_argument("coordinator", metavar="COORDINATOR", help="a [[coordinators]] id")
+    _portal_option(back)
     back.set_defaults(handler=cmd_back)
+
+    intake = commands.add_parser("intake", help="email intake tools")
+    intake_commands = intake.add_subparsers(dest="intake_command", metavar="COMMAND",
+                                            required=True)
+    sample = intake_commands.add_parser("test", help="show what one message (.eml) would "
+                                        "become: format, labels, fields (values masked)")
+    sample.add_argument("file", metavar="FILE.eml")
+    sample.set_defaults(handler=cmd_intake_test)
 
     from sandbox import DEFAULT_EMULATOR, EMULATORS  # names only: no emulator is loaded
 

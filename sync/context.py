@@ -18,6 +18,7 @@ from sync.owners import OwnerDirectory, resolve_owners
 from sync.subscribers import EventBus
 
 if TYPE_CHECKING:
+    from sync.ack_links import AckLinks
     from sync.notify.channels import Channel
 
 
@@ -44,6 +45,8 @@ class Context:
     events: EventBus = field(default_factory=EventBus)  # lead-event subscribers
     # notification channels by name ([notifications.<channel>]); none configured: empty
     channels: Mapping[str, Channel] = field(default_factory=dict)
+    # signs and checks acknowledgement links; None: public_url or link_secret_env not set
+    links: AckLinks | None = None
 
     @property
     def crm(self) -> str:
@@ -76,14 +79,35 @@ def build_connector(config: Config, *, environ: Mapping[str, str] | None = None,
     return connector
 
 
-def subscribe_features(bus: EventBus, config: Config,
-                       record_link: Callable[[str], str]) -> None:
+def subscribe_features(bus: EventBus, config: Config, record_link: Callable[[str], str],
+                       links: AckLinks | None, portal: str) -> None:
     """What reacts to lead events (in the transaction of each change)."""
+    from sync import paging
     from sync.notify import subscriber  # imports the lifecycle, which imports nothing here
     from sync.report import projection
 
     projection.subscribe(bus)
-    subscriber.subscribe(bus, config.notifications, record_link)
+    subscriber.subscribe(bus, config.notifications, record_link, links, portal)
+    paging.subscribe(bus, config.notifications)
+
+
+def build_links(config: Config, environ: Mapping[str, str]) -> AckLinks | None:
+    """The acknowledgement-link signer, when `public_url` and `link_secret_env` are set."""
+    from sync.ack_links import MIN_SECRET_BYTES, AckLinks
+
+    name = config.service.link_secret_env
+    if not name:
+        return None
+    secret = environ.get(name, "").strip().encode()
+    if len(secret) < MIN_SECRET_BYTES:
+        raise StartupError(f"[service] link_secret_env: the environment variable {name} "
+                           f"must hold a random secret of at least {MIN_SECRET_BYTES} "
+                           "characters")
+    if not config.service.public_url:
+        get_logger("leadrouter.notify").warning(
+            "notify.no_ack_links", reason="link_secret_env is set but public_url is not")
+        return None
+    return AckLinks(secret, config.service.public_url)
 
 
 def build_channels(config: Config, environ: Mapping[str, str]) -> dict[str, Channel]:
@@ -98,20 +122,29 @@ def build_channels(config: Config, environ: Mapping[str, str]) -> dict[str, Chan
 
 
 def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
-                  clock: Callable[[], datetime] = utc_now, **connector_options: Any
-                  ) -> Context:
+                  clock: Callable[[], datetime] = utc_now, shared: Store | None = None,
+                  portals: int = 1, **connector_options: Any) -> Context:
     """Open the store, build the connector and resolve every coordinator's CRM owner.
 
-    Raises StartupError (config/credentials) or StoreError (database) with a message
-    meant for a person; nothing half-built is left open.
+    `shared`: the store of another portal of this process; this portal's handle uses its
+    engine (one connection pool) and its writer lock. `portals`: how many will share this
+    one's pool (each portal's worker thread holds a few connections at a time). Raises StartupError
+    (config/credentials) or StoreError (database) with a message meant for a person;
+    nothing half-built is left open.
     """
     channels = build_channels(config, os.environ if environ is None else environ)
-    store = open_store(config.service.state_url)
-    try:
-        writer_lock = acquire_writer_lock(store)
-    except BaseException:
-        store.close()
-        raise
+    links = build_links(config, os.environ if environ is None else environ)
+    writer_lock: WriterLock | None = None
+    if shared is not None:
+        store = shared.for_portal(config.portal)
+    else:
+        store = open_store(config.service.state_url, portal=config.portal,
+                           max_overflow=5 + 3 * (portals - 1))
+        try:
+            writer_lock = acquire_writer_lock(store)
+        except BaseException:
+            store.close()
+            raise
     try:
         connector = build_connector(config, environ=environ, **connector_options)
     except (AuthError, LookupError) as exc:
@@ -135,8 +168,8 @@ def build_context(config: Config, *, environ: Mapping[str, str] | None = None,
         # reported, never written: the router treats them as away
         log.warning("owner.unusable", coordinator=coordinator, reason=why)
     ctx = Context(config, store, connector, directory, clock, writer_lock=writer_lock,
-                  channels=channels)
-    subscribe_features(ctx.events, config, connector.record_link)
+                  channels=channels, links=links)
+    subscribe_features(ctx.events, config, connector.record_link, links, store.portal)
     from sync.scrub import scrub_store  # needs the context; imports it
 
     try:

@@ -69,9 +69,12 @@ def explain(store: Store, crm: str, crm_id: str, console: Console) -> bool:
             audit = audits.get(event.audit_id) if event.audit_id is not None else None
             who = f" → {event.coordinator}" if event.coordinator else ""
             rule = f" (rule {event.rule})" if event.rule else ""
-            console.print(f"{event.at.isoformat()}  {_title(event, audit)}{who}{rule}",
-                          highlight=False)
             detail = dict(audit.detail) if audit is not None else dict(event.detail)
+            title = _title(event, audit)
+            if event.event == "arrived" and detail.get("via") == "email":  # email intake
+                title = (f"arrived by email (format {detail.get('format')}) at "
+                         f"{detail.get('received_at')}")
+            console.print(f"{event.at.isoformat()}  {title}{who}{rule}", highlight=False)
             detail.pop("from_audit", None)
             for line in _detail_lines(detail):
                 console.print(line, highlight=False, markup=False)

@@ -7,11 +7,15 @@ the webhook events that came with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from connectors.base import CrmLead
+from connectors.base import CrmLead, PollPage
 from state import LeadStatus, StoreUnavailable, UnitOfWork
 from sync.context import Context
 from sync.lifecycle import LeadEvent, arrive, transition
@@ -19,8 +23,7 @@ from sync.logs import get_logger
 from sync.routing_input import routing_attributes
 
 log = get_logger("leadrouter.ingest")
-POLL_PAGE = 500  # leads per transaction
-MAX_PAGES_PER_CYCLE = 40
+POLL_PAGE = 500  # leads per `poll` call of a connector that cannot stream its pages
 # processed webhook events are kept this long so redeliveries are still recognised (the
 # CRMs we connect stop retrying a delivery within 24 hours)
 INBOX_RETENTION = timedelta(hours=48)
@@ -114,26 +117,102 @@ def _set_aside(uow: UnitOfWork, ctx: Context, lead: CrmLead, now: datetime, reas
                   error_type=type(exc).__name__)
 
 
-def poll(ctx: Context) -> IngestResult:
-    """Read new records page by page; each page and the cursor commit together."""
+def _pages(ctx: Context, cursor: str | None, since: datetime) -> Iterator[PollPage]:
+    """The connector's pages: streamed (`poll_pages`) when it can, else `poll` again from
+    each page's cursor."""
+    stream = getattr(ctx.connector, "poll_pages", None)
+    if callable(stream):
+        yield from stream(cursor, since)
+        return
+    while True:
+        page = ctx.connector.poll(cursor, since, POLL_PAGE)
+        yield page
+        if not page.more:
+            return
+        cursor = page.cursor
+
+
+def poll(ctx: Context, *, on_page: Callable[[bool], None] | None = None,
+         stopping: Callable[[], bool] | None = None) -> IngestResult:
+    """Read every new record, page by page (no cap: memory holds a few pages); each page
+    and the cursor commit together. The next page is fetched while this one is recorded
+    (`Prefetch`), and `on_page(more)` runs after each commit (a caller routes and writes
+    what landed meanwhile). `stopping()` ends the poll between pages; the cursor says where
+    the next one resumes."""
     result = IngestResult()
     since = window_start(ctx, ctx.clock())
-    for _ in range(MAX_PAGES_PER_CYCLE):
-        with ctx.store.unit_of_work(read_only=True) as uow:
-            cursor = uow.cursors.get(cursor_name(ctx))
-        page = ctx.connector.poll(cursor, since, POLL_PAGE)
-        with ctx.store.unit_of_work() as uow:
-            _record(uow, ctx, page.leads, result)
-            if page.cursor != cursor:  # connectors never move it backwards
-                uow.cursors.set(cursor_name(ctx), page.cursor, now=ctx.clock())
-            uow.commit()
-        if not page.more:
-            break
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        cursor = uow.cursors.get(cursor_name(ctx))
+    with Prefetch(_pages(ctx, cursor, since)) as pages:
+        for page in pages:
+            with ctx.store.unit_of_work() as uow:
+                _record(uow, ctx, page.leads, result)
+                if page.cursor != cursor:  # connectors never move it backwards
+                    uow.cursors.set(cursor_name(ctx), page.cursor, now=ctx.clock())
+                    cursor = page.cursor
+                uow.commit()
+            if on_page is not None:
+                on_page(page.more)
+            if stopping is not None and stopping():
+                break
     if result.new or result.set_aside or result.reevaluated:
         log.info("ingest.polled", count=result.seen, routed=result.new - result.skipped,
                  skipped=result.skipped, failed=result.set_aside or None,
                  reevaluated=result.reevaluated or None)
     return result
+
+
+class Prefetch:
+    """Pull pages from `pages` in a thread, at most `depth` ahead, so the CRM call for the
+    next page runs while this one is stored. One page ahead is enough to hide the call, and
+    a page kept waiting longer would age the owners it read past `owner_read_max_age`. The
+    connector's errors come out of the iteration in order; leaving the block early stops
+    the thread after its call in flight."""
+
+    def __init__(self, pages: Iterator[PollPage], depth: int = 1) -> None:
+        self._pages = pages
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pull, name="poll-prefetch", daemon=True)
+
+    def __enter__(self) -> Iterator[PollPage]:
+        self._thread.start()
+        return self._iterate()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a pending put, then let it finish
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def _iterate(self) -> Iterator[PollPage]:
+        while True:
+            kind, item = self._queue.get()
+            if kind == "page":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _pull(self) -> None:
+        try:
+            for page in self._pages:
+                if not self._put(("page", page)):
+                    return
+            self._put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(("error", exc))
 
 
 def drain_inbox(ctx: Context, *, limit: int = 500) -> IngestResult:

@@ -11,6 +11,7 @@ savepoint sets it aside rather than writing a status nobody designed.
     seen -> routed -> owner_written -> task_created -> contacted            (SLA met)
                                         task_created -> breached -> reassigned -> ...
                                                         breached -> escalated_final
+    routed (on call) -> reassigned (passed on, unacknowledged) -> ... -> escalated_final
     seen -> held -> seen (released)        seen -> unroutable -> seen (retried)
     seen -> skipped -> seen (re-evaluated)  any open -> overridden (a person chose an owner)
 """
@@ -55,6 +56,9 @@ class LeadEvent(StrEnum):
     WRITE_FAILED = "write_failed"  # a CRM write was given up; the state stays
     NOTIFIED = "notified"  # the owner was told (email, Slack, SMS); the state stays
     NOTIFY_FAILED = "notify_failed"  # a notification was given up; the state stays
+    ACKNOWLEDGED = "acknowledged"  # the owner took the page: its link, or a contact attempt
+    PASSED_ON = "passed_on"  # an on-call page unacknowledged in time: the rotation's next
+    PAGE_ESCALATED = "page_escalated"  # ... and after the whole rotation: the final owner
 
 
 SLA_RUNNING = (S.ROUTED, S.REASSIGNED, S.OWNER_WRITTEN, S.TASK_CREATED)
@@ -93,6 +97,9 @@ _RULES: tuple[tuple[Iterable[LeadStatus | None], LeadEvent, LeadStatus | None], 
     (ANY, LeadEvent.WRITE_FAILED, SAME),
     (ANY, LeadEvent.NOTIFIED, SAME),
     (ANY, LeadEvent.NOTIFY_FAILED, SAME),
+    ((*ASSIGNED, S.CONTACTED), LeadEvent.ACKNOWLEDGED, SAME),
+    (SLA_RUNNING, LeadEvent.PASSED_ON, S.REASSIGNED),
+    (SLA_RUNNING, LeadEvent.PAGE_ESCALATED, S.ESCALATED_FINAL),
 )
 
 
@@ -141,6 +148,8 @@ _AUDIT_KIND = {
     LeadEvent.ESCALATION_FAILED: AuditKind.ERROR, LeadEvent.RECORD_MISSING: AuditKind.SKIPPED,
     LeadEvent.WRITE_FAILED: AuditKind.ERROR, LeadEvent.NOTIFIED: AuditKind.NOTIFIED,
     LeadEvent.NOTIFY_FAILED: AuditKind.NOTIFY_FAILED,
+    LeadEvent.ACKNOWLEDGED: AuditKind.ACKNOWLEDGED, LeadEvent.PASSED_ON: AuditKind.ESCALATION,
+    LeadEvent.PAGE_ESCALATED: AuditKind.ESCALATION,
 }
 # the canonical log line of each event: (name, level); events not listed log at debug
 _LOG_LINE = {
@@ -154,9 +163,12 @@ _LOG_LINE = {
     LeadEvent.REEVALUATED: ("lead.reevaluated", "info"),
     LeadEvent.ESCALATION_FAILED: ("lead.escalation_failed", "error"),
     LeadEvent.NOTIFY_FAILED: ("lead.notify_failed", "warning"),
+    LeadEvent.ACKNOWLEDGED: ("lead.acknowledged", "info"),
+    LeadEvent.PASSED_ON: ("lead.page_unanswered", "info"),
+    LeadEvent.PAGE_ESCALATED: ("lead.page_unanswered", "warning"),
 }
 # facts that may go to the log line as they are (ids, times, categories)
-_LOGGED_FACTS = ("reason", "sla_due", "release_at", "owner_id", "status", "channel")
+_LOGGED_FACTS = ("reason", "sla_due", "release_at", "owner_id", "status", "channel", "by")
 # where a fact is named otherwise, the log line's key -> the facts that may stand for it
 _LOG_ALIASES = {"reason": ("why", "signal"), "status": ("was",), "owner_id": ("crm_owner",)}
 

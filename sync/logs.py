@@ -28,9 +28,11 @@ ALLOWED_KEYS = frozenset({
     "endpoint", "method", "http_status", "attempt", "wait_s", "retry_after_s", "error",
     "error_type", "frames", "cursor", "batch", "outcome", "listen", "crm_kind", "state",
     "watching", "interval_s", "job", "version", "path", "kind", "key", "dropped", "source",
-    "url", "config",
+    "url", "config", "by",
     # service
-    "owners", "unusable", "webhooks", "public_url", "intervals",
+    "owners", "unusable", "webhooks", "public_url", "intervals", "portal", "portals",
+    # email intake: the format's name, its missing labels (config text, never values)
+    "format", "labels", "folder",
 })
 
 

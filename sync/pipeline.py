@@ -14,13 +14,17 @@ from enum import StrEnum
 from typing import Any
 
 from connectors.base import AuthError, CrmError
+from state import POLL_LOCK, SLA_LOCK
 from state.errors import StoreError
 from sync.apply import ApplyResult, apply_pending
 from sync.availability import refresh_from_crm, sweep_returns
 from sync.context import Context
 from sync.ingest import IngestResult, drain_inbox, poll, purge_inbox
+from sync.intake.process import IntakeResult, run_intake
 from sync.logs import get_logger
 from sync.notify.deliver import NotifyResult, deliver_notifications
+from sync.overlap import Overlap
+from sync.paging import PagingResult, pass_on_unanswered
 from sync.route import RouteResult, release_held, retry_unroutable, route_waiting
 from sync.sla_scan import SlaResult, detect_attempts, escalate_breached
 from sync.tally import add_up
@@ -39,6 +43,7 @@ class Job(StrEnum):
     APPLY = "apply"  # pending CRM writes (retries)
     SLA = "sla"  # contact attempts, breaches, escalation
     AVAILABILITY = "availability"  # who the CRM shows away; away marks that ended
+    INTAKE = "intake"  # email intake: new messages of the mailbox ([intake.email])
 
 
 @dataclass
@@ -50,6 +55,8 @@ class RunResult:
     apply: ApplyResult = field(default_factory=ApplyResult)
     sla: SlaResult = field(default_factory=SlaResult)
     notify: NotifyResult = field(default_factory=NotifyResult)  # messages to coordinators
+    intake: IntakeResult = field(default_factory=IntakeResult)  # email-delivered leads
+    paging: PagingResult = field(default_factory=PagingResult)  # on-call pages unanswered
     released: int = 0
     retried: int = 0  # unroutable leads tried again
     failed_steps: list[str] = field(default_factory=list)  # steps stopped by errors
@@ -123,8 +130,8 @@ class Run:
 def _apply(run: Run) -> None:
     """Pending CRM writes. A run that may be stopped goes round by round (owners, then their
     tasks), so a stop is honoured between batches; leftovers wait in the outbox."""
-    if run.stopping is None:
-        run.add(apply_pending(run.ctx, rounds=APPLY_ROUNDS))
+    if run.stopping is None:  # `sync --once`: everything due, however much
+        run.add(apply_pending(run.ctx, rounds=None))
         return
     for _ in range(APPLY_ROUNDS):
         if run.stopping():
@@ -134,6 +141,19 @@ def _apply(run: Run) -> None:
         if not (figures.owners_written or figures.tasks_created or figures.overridden
                 or figures.failed or figures.deferred):
             return
+
+
+def _poll(run: Run) -> IngestResult:
+    """Poll; on a backlog each landed page is routed and written while the next ones are
+    fetched (sync/overlap.py), their figures reported as the route and apply steps'."""
+    def report(name: str, figures: Any) -> None:
+        step = next(s for s in STEPS if s.name == name)
+        run.result.take(step.into, figures)
+        if run.on_figures is not None:
+            run.on_figures(step, figures)
+
+    overlap = Overlap(run.ctx, report, stopping=run.stopping)
+    return poll(run.ctx, on_page=overlap.page_landed, stopping=run.stopping)
 
 
 def _attempts(run: Run) -> SlaResult:
@@ -150,6 +170,13 @@ def _escalate(run: Run) -> SlaResult:
     return figures
 
 
+def _pages(run: Run) -> PagingResult:
+    figures = pass_on_unanswered(run.ctx)
+    if figures.passed_on or figures.escalated:
+        run.ask(Job.RELEASE)  # write the new owners, page them
+    return figures
+
+
 def _returns(counted: int, run: Run) -> None:
     if counted:
         run.ask(Job.RELEASE)  # someone is back: leads that found nobody get their chance
@@ -163,6 +190,16 @@ def _sweep(run: Run) -> None:
     _returns(sweep_returns(run.ctx), run)
 
 
+def _intake(run: Run) -> IntakeResult:
+    """Email intake; its leads are routed before their messages move (sync/intake)."""
+    if run.ctx.config.intake is None:
+        return IntakeResult()
+    figures = run_intake(run.ctx, lambda ctx: run.result.take("routing", route_waiting(ctx)))
+    if figures.created or figures.existing or figures.follow_ups:
+        run.ask(Job.APPLY)  # owners and tasks of the leads it routed
+    return figures
+
+
 def _jobs(*jobs: Job) -> frozenset[Job]:
     return frozenset(jobs)
 
@@ -171,7 +208,11 @@ NEW_LEADS = _jobs(Job.POLL, Job.INBOX, Job.RELEASE)
 
 # The pipeline, in order. A new step (email intake, say) is one more line here.
 STEPS: tuple[Step, ...] = (
-    Step("poll", lambda run: poll(run.ctx), crm=True, jobs=_jobs(Job.POLL), into="ingest"),
+    # first: a record created just before a crash is found again by its message (with the
+    # message's arrival time) before polling could see it as a lead of its own
+    Step("intake", lambda run: _intake(run), crm=True, jobs=_jobs(Job.POLL, Job.INTAKE),
+         into="intake"),
+    Step("poll", lambda run: _poll(run), crm=True, jobs=_jobs(Job.POLL), into="ingest"),
     Step("inbox", lambda run: drain_inbox(run.ctx, limit=INBOX_LIMIT), crm=True,
          jobs=_jobs(Job.POLL, Job.INBOX), into="ingest"),
     Step("purge", lambda run: purge_inbox(run.ctx), crm=False, jobs=_jobs(Job.POLL)),
@@ -189,6 +230,8 @@ STEPS: tuple[Step, ...] = (
     Step("notify", lambda run: deliver_notifications(run.ctx, stopping=run.stopping),
          crm=False, jobs=NEW_LEADS | {Job.APPLY}, into="notify"),
     Step("attempts", _attempts, crm=True, jobs=_jobs(Job.SLA), into="sla"),
+    # after the attempts (a call acknowledges a page); needs the CRM for the same reason
+    Step("pages", _pages, crm=True, jobs=_jobs(Job.SLA), into="paging"),
     # needs the CRM although it only writes the store: without the contact attempts it
     # could not read, it would reassign leads that were in fact called
     Step("escalate", _escalate, crm=True, jobs=_jobs(Job.SLA), into="sla"),
@@ -199,6 +242,22 @@ def steps_for(jobs: Iterable[Job]) -> list[Step]:
     """The steps these jobs need, in pipeline order."""
     wanted = set(jobs)
     return [step for step in STEPS if step.jobs & wanted]
+
+
+# Steps one worker at a time per portal (PostgreSQL advisory locks; several workers would
+# repeat the same CRM reads): a worker that finds the lock taken skips the step.
+EXCLUSIVE = {"poll": POLL_LOCK, "attempts": SLA_LOCK, "escalate": SLA_LOCK}
+
+
+def _run_step(run: Run, step: Step) -> Any:
+    lock = EXCLUSIVE.get(step.name)
+    if lock is None:
+        return step.run(run)
+    with run.ctx.store.exclusive(lock) as mine:
+        if mine:
+            return step.run(run)
+    # another worker is doing it for this portal now: done, with nothing to report
+    return getattr(RunResult(), step.into) if step.into else None
 
 
 def run_steps(run: Run, steps: Iterable[Step]) -> RunResult:
@@ -213,7 +272,7 @@ def run_steps(run: Run, steps: Iterable[Step]) -> RunResult:
         run.step = step
         result.ran.append(step.name)
         try:
-            figures = step.run(run)
+            figures = _run_step(run, step)
             if figures is not None:
                 run.add(figures)
         except Exception as exc:  # whatever stops a step ends that step only

@@ -6,9 +6,11 @@ crash leaves either all of them or none (exactly-once effects, at-least-once exe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from routing import apply_decision, route
 from routing.models import Decision, Lead, RosterState, Status
@@ -23,12 +25,14 @@ from state import (
 )
 from sync.availability import away_now
 from sync.context import Context
+from sync.intake.clock import from_arrival
 from sync.lifecycle import Assignment, Fact, LeadEvent, transition
 from sync.logs import get_logger
 from sync.routing_input import make_lead
 
 log = get_logger("leadrouter.route")
 BATCH = 200
+T = TypeVar("T")
 
 
 @dataclass
@@ -88,15 +92,17 @@ def decision_facts(decision: Decision) -> dict[str, Fact]:
 
 def record_assignment(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: Decision,
                       owner: str, now: datetime, *,
-                      event: LeadEvent = LeadEvent.ROUTED) -> None:
-    """Assign `owner` and queue the owner write and the task, all in this transaction."""
+                      event: LeadEvent = LeadEvent.ROUTED,
+                      facts: Mapping[str, Fact] | None = None, **fields: Any) -> None:
+    """Assign `owner` and queue the owner write and the task, all in this transaction.
+    `facts` add to the decision's on the event; `fields` are other lead fields it sets."""
     owner_id = ctx.directory.owner_of[owner]
     replaceable = replaceable_owners(ctx, row)
     sla_due = decision.sla_due.isoformat() if decision.sla_due else None
     row = transition(uow, ctx, row.crm_id, event, now,
                      assignment=Assignment(owner, owner_id, decision.rule, decision.sla_due),
-                     facts={**decision_facts(decision), "sla_due": sla_due},
-                     explanation=steps_detail(decision.explanation))
+                     facts={**decision_facts(decision), "sla_due": sla_due, **(facts or {})},
+                     explanation=steps_detail(decision.explanation), **fields)
     uow.outbox.enqueue_for(ctx.crm, row.crm_id, row.assignment,
                            OwnerWritePayload(owner_id, owner, replaceable,
                                              metadata(ctx, decision, now)), now=now)
@@ -109,7 +115,8 @@ def record_assignment(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: 
 
 def decide(uow: UnitOfWork, ctx: Context, row: LeadRecord, roster: RosterState, now: datetime,
            result: RouteResult) -> RosterState:
-    decision = route(lead_for(ctx, row), ctx.config.rulebook, roster, now)
+    decision = from_arrival(route(lead_for(ctx, row), ctx.config.rulebook, roster, now), row,
+                            now)  # an email's lead: the SLA runs from its arrival
     if decision.pointer is not None:
         uow.pointers.save_pointer(decision.pointer)
     if decision.status is Status.ASSIGNED and decision.owner in ctx.directory.owner_of:
@@ -175,25 +182,58 @@ def route_waiting(ctx: Context) -> RouteResult:
     alone (its savepoint undone); the rest of its batch commits.
     """
     result = RouteResult()
+
+    def failed(uow: UnitOfWork, row: LeadRecord, exc: Exception, now: datetime) -> None:
+        set_aside(uow, ctx, row.crm_id, f"routing failed ({type(exc).__name__})", now)
+        result.set_aside += 1
+
+    in_batches(ctx, lambda uow, now: uow.leads.by_status(LeadStatus.SEEN, limit=BATCH,
+                                                         lock=True),
+               lambda uow, row, roster, now: decide(uow, ctx, row, roster, now, result),
+               failed)
+    return result
+
+
+def in_batches(ctx: Context, fetch: Callable[[UnitOfWork, datetime], Sequence[T]],
+               handle: Callable[[UnitOfWork, T, RosterState, datetime], RosterState],
+               failed: Callable[[UnitOfWork, T, Exception, datetime], None]) -> None:
+    """Decide rows a batch per transaction until `fetch` finds none.
+
+    The roster is loaded first (it takes the routing lock), then the batch, held; each row
+    runs in its own savepoint: one that raises is undone and handed to `failed`, the rest of
+    its batch commits. A store that is gone ends the run.
+    """
     while True:
         now = ctx.clock()
         with ctx.store.unit_of_work() as uow:
             roster = uow.pointers.load_roster(away_now(uow, ctx, now))
-            rows = uow.leads.by_status(LeadStatus.SEEN, limit=BATCH, lock=True)
+            rows = fetch(uow, now)
             if not rows:
                 break
             for row in rows:
                 try:
                     with uow.savepoint():
-                        roster = decide(uow, ctx, row, roster, now, result)
+                        roster = handle(uow, row, roster, now)
                 except StoreUnavailable:
                     raise
                 except Exception as exc:
-                    set_aside(uow, ctx, row.crm_id, f"routing failed ({type(exc).__name__})",
-                              now)
-                    result.set_aside += 1
+                    failed(uow, row, exc, now)
             uow.commit()
-    return result
+
+
+def assign_decided(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: Decision,
+                   roster: RosterState, now: datetime, *, event: LeadEvent,
+                   facts: Mapping[str, Fact] | None = None, **fields: Any) -> RosterState:
+    """An escalation's decision: its pointer saved, the assignment recorded, and the roster
+    counting the new owner's lead (for the next decision of the batch)."""
+    assert decision.owner is not None
+    if decision.pointer is not None:
+        uow.pointers.save_pointer(decision.pointer)
+    record_assignment(uow, ctx, row, decision, decision.owner, now, event=event, facts=facts,
+                      **fields)
+    counts = dict(roster.open_counts)
+    counts[decision.owner] = counts.get(decision.owner, 0) + 1
+    return replace(roster, open_counts=counts)
 
 
 def set_aside(uow: UnitOfWork, ctx: Context, crm_id: str, reason: str, now: datetime) -> None:

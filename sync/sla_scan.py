@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from connectors.base import AttemptQuery, AttemptState, batch_size
+from connectors.base import AttemptQuery, AttemptState, attempts_since, batch_size
 from routing import escalate
 from routing.models import RosterState
 from state import LeadRecord, LeadStatus, StoreUnavailable, UnitOfWork
@@ -48,17 +49,58 @@ def _queries(ctx: Context, rows: list[LeadRecord]) -> list[AttemptQuery]:
             for row in rows if row.assigned_at is not None and row.crm_owner_id is not None]
 
 
+def activity_cursor(ctx: Context) -> str:
+    """The cursor (state/repos/cursors.py) holding the SLA scan's activity watermark."""
+    return f"{ctx.crm}:activity"
+
+
 def detect_attempts(ctx: Context) -> SlaResult:
-    """Batch-read contact signals for every watched lead not yet contacted."""
+    """Contact signals for every watched lead not yet contacted: by activity when the
+    connector can (what changed in the CRM since the last scan, a constant number of calls
+    however many leads are open), plus a batch read of the leads whose deadline comes before
+    the next scan (search trails the CRM: a breach is only declared on a fresh read);
+    otherwise a batch read of every watched lead."""
     result = SlaResult()
-    horizon = ctx.clock() - WATCH_FOR
+    now = ctx.clock()
+    horizon = now - WATCH_FOR
     with ctx.store.unit_of_work(read_only=True) as uow:
         rows = [row for row in uow.leads.by_status(*WATCHED) if row.contacted_at is None
                 and (row.status in OPEN or (row.assigned_at or horizon) > horizon)]
+        watermark = uow.cursors.get(activity_cursor(ctx))
+    queries = _queries(ctx, rows)
+    scan = attempts_since(ctx.connector, queries, watermark) if queries else None
+    if scan is None or not scan.complete:
+        _observe_all(ctx, rows, _read_states(ctx, queries), result)
+    else:
+        states = {s.crm_id: s for s in scan.states}
+        soon = now + ctx.config.service.escalation_interval
+        due = {row.crm_id for row in rows if row.status in OPEN and row.sla_due is not None
+               and row.sla_due <= soon and row.crm_id not in states}
+        states.update(_read_states(ctx, [q for q in queries if q.crm_id in due]))
+        _observe_all(ctx, [row for row in rows if row.crm_id in states], states, result)
+    if scan is not None and scan.watermark != watermark:
+        with ctx.store.unit_of_work() as uow:  # after the observations: a failed scan repeats
+            uow.cursors.set(activity_cursor(ctx), scan.watermark, now=ctx.clock())
+            uow.commit()
+    return result
+
+
+def _read_states(ctx: Context, queries: list[AttemptQuery]) -> dict[str, AttemptState]:
+    """`contact_attempts` in the connector's batches: one read per batch of leads."""
     size = batch_size(ctx.connector, BATCH)
-    for start in range(0, len(rows), size):
-        chunk = rows[start:start + size]
-        states = {s.crm_id: s for s in ctx.connector.contact_attempts(_queries(ctx, chunk))}
+    states: dict[str, AttemptState] = {}
+    for start in range(0, len(queries), size):
+        for state in ctx.connector.contact_attempts(queries[start:start + size]):
+            states[state.crm_id] = state
+    return states
+
+
+def _observe_all(ctx: Context, rows: list[LeadRecord], states: Mapping[str, AttemptState],
+                 result: SlaResult) -> None:
+    """Record what the CRM shows, a transaction per batch; one lead's failure never drops
+    the others."""
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start:start + BATCH]
         now = ctx.clock()
         with ctx.store.unit_of_work() as uow:
             for row in chunk:
@@ -66,7 +108,7 @@ def detect_attempts(ctx: Context) -> SlaResult:
                 if state is None:
                     continue
                 try:
-                    with uow.savepoint():  # one lead's failure never drops the chunk
+                    with uow.savepoint():
                         _observe(ctx, uow, row, state, now, result)
                 except StoreUnavailable:
                     raise
@@ -74,7 +116,6 @@ def detect_attempts(ctx: Context) -> SlaResult:
                     log.error("lead.attempt_check_failed", crm=ctx.crm, lead=row.crm_id,
                               error_type=type(exc).__name__)
             uow.commit()
-    return result
 
 
 def _observe(ctx: Context, uow: UnitOfWork, row: LeadRecord, state: AttemptState,

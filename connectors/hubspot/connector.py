@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from connectors.base import (
+    ActivityScan,
     AttemptQuery,
     AttemptState,
     AuthError,
+    ContactMatches,
+    CreatedLead,
     CrmLead,
     CrmOwner,
     OwnerWrite,
@@ -21,13 +24,15 @@ from connectors.base import (
     TaskResult,
     WriteOutcome,
 )
+from connectors.hubspot import activity
+from connectors.hubspot import create as intake_create
 from connectors.hubspot.search import CreatedDatePager
 from connectors.hubspot.tasks import existing_tasks, marker, marker_in, task_input
 from connectors.hubspot.transport import HubSpotTransport
 from connectors.hubspot.values import parse_time, to_ms
 from connectors.hubspot.webhooks import SignedEvents, webhook_source
-from connectors.owner_writes import compare_before_write
-from connectors.paging import AfterPager, chunked, cursor_ceiling
+from connectors.owner_writes import RecentOwners, compare_before_write
+from connectors.paging import AfterPager, chunked, collect_pages, cursor_ceiling
 from connectors.settings import HubSpotConfig
 
 BATCH = 100  # HubSpot batch read/update/create inputs
@@ -51,6 +56,7 @@ class HubSpotConnector:
         self._placeholders = frozenset(settings.placeholder_owners)
         props = {OWNER, "createdate", *fields.values(), *settings.filters}
         self._properties = sorted(props)
+        self.recent_owners = RecentOwners(settings.owner_read_max_age.total_seconds())
 
     # --- what the service asks of the plugin ---------------------------------------------
     @property
@@ -77,7 +83,7 @@ class HubSpotConnector:
         """Signed webhooks, on when `webhook_secret_env` names a variable holding the app's
         client secret."""
         return webhook_source(self.settings.webhook_secret_env, environ,
-                              self.eligibility_properties())
+                              self.eligibility_properties(), self.settings.portal_id)
 
     # --- reading --------------------------------------------------------------------------
     def owners(self) -> Sequence[CrmOwner]:
@@ -142,28 +148,47 @@ class HubSpotConnector:
         return True
 
     def poll(self, cursor: str | None, since: datetime, limit: int) -> PollPage:
-        overlap = self.settings.poll_overlap
-        start = int(cursor) - int(overlap / timedelta(milliseconds=1)) if cursor else to_ms(since)
+        return collect_pages(self.poll_pages(cursor, since), limit,
+                             fresh=lambda lead: not cursor or to_ms(lead.created_at) > int(cursor))
+
+    def poll_pages(self, cursor: str | None, since: datetime) -> Iterator[PollPage]:
+        """Every record created at or after the cursor minus the overlap (or since `since`),
+        one search page at a time, oldest first, following the search `after` token (a new
+        query only at the 10,000-result cap). Each page's cursor is safe to store with its
+        leads; the last page's moves up to when this poll began."""
+        began = to_ms(datetime.now(UTC))
+        overlap = int(self.settings.poll_overlap / timedelta(milliseconds=1))
+        start = int(cursor) - overlap if cursor else to_ms(since)
         pager = CreatedDatePager(self.transport, self._properties, max(start, 0))
-        leads: dict[str, CrmLead] = {}
         newest = int(cursor) if cursor else to_ms(since)
-        fresh = 0  # past the cursor: only these count toward `limit`, or a busy overlap
-        full = False  # window (more than `limit` records) would hold the cursor in place
-        for page in pager:
-            for record in page:
+        ceiling = max(to_ms(cursor_ceiling()), int(cursor) if cursor else 0)
+        # a restart at the cap repeats the records of its newest millisecond: remember those
+        # only (memory stays one page's worth however long the backlog)
+        top, boundary = -1, set[str]()
+        for records in pager:
+            leads: list[CrmLead] = []
+            for record in records:
                 lead = self._lead(record)
-                if lead is None or lead.crm_id in leads:
+                if lead is None:
                     continue
-                leads[lead.crm_id] = lead
                 created = to_ms(lead.created_at)
-                fresh += not cursor or created > int(cursor)
+                if created == top and lead.crm_id in boundary:
+                    continue
+                if created > top:
+                    top, boundary = created, set()
+                if created == top:
+                    boundary.add(lead.crm_id)
+                leads.append(lead)
                 newest = max(newest, created)
-            if fresh >= limit:
-                full = True
-                break
-        ordered = sorted(leads.values(), key=lambda lead: (lead.created_at, lead.crm_id))
-        newest = min(newest, max(to_ms(cursor_ceiling()), int(cursor) if cursor else 0))
-        return PollPage(ordered, str(newest), more=pager.has_more and full)
+            self.recent_owners.remember((lead.crm_id, lead.owner_id) for lead in leads)
+            leads.sort(key=lambda lead: (lead.created_at, lead.crm_id))
+            position = min(newest, ceiling)
+            if not pager.has_more:
+                # everything search showed when this poll began is read: the next poll need
+                # only look back `poll_overlap` from then (index lag), so a quiet portal costs
+                # one search, not a re-read of its newest records forever
+                position = max(position, min(began, ceiling))
+            yield PollPage(leads, str(position), more=pager.has_more)
 
     def _read(self, ids: Sequence[str], properties: Sequence[str]) -> dict[str, dict[str, Any]]:
         records: dict[str, dict[str, Any]] = {}
@@ -185,14 +210,19 @@ class HubSpotConnector:
         if not ids:
             return []
         records = self._read(ids, self._properties)
-        return [lead for r in records.values() if (lead := self._lead(r)) is not None]
+        leads = [lead for r in records.values() if (lead := self._lead(r)) is not None]
+        self.recent_owners.remember((lead.crm_id, lead.owner_id) for lead in leads)
+        return leads
 
     # --- writing --------------------------------------------------------------------------
     def write_owners(self, writes: Sequence[OwnerWrite]) -> Sequence[OwnerWriteResult]:
-        records = self._read([w.crm_id for w in writes], [OWNER])
-        current = {crm_id: (record.get("properties") or {}).get(OWNER) or None
-                   for crm_id, record in records.items()}
+        # the owner a poll read seconds ago stands for the owner now; the rest is read
+        current = self.recent_owners.fresh(w.crm_id for w in writes)
+        records = self._read([w.crm_id for w in writes if w.crm_id not in current], [OWNER])
+        current.update({crm_id: (record.get("properties") or {}).get(OWNER) or None
+                        for crm_id, record in records.items()})
         to_write, results = compare_before_write(writes, current)
+        self.recent_owners.forget(w.crm_id for w in to_write)
         for chunk in chunked(to_write, BATCH):
             body = {"inputs": [{"id": w.crm_id,
                                 "properties": {OWNER: w.owner_id, **w.properties}}
@@ -254,6 +284,37 @@ class HubSpotConnector:
                                        signal))
         return states
 
+    def attempts_since(self, queries: Sequence[AttemptQuery], watermark: str | None
+                       ) -> ActivityScan:
+        """States of the watched leads whose contact or routing task changed since the
+        watermark (minus `poll_overlap`: search trails writes), from two searches (more
+        pages only when more than 200 records changed); the next watermark is when this
+        scan began. Activity before the oldest assignment is not looked at."""
+        began = to_ms(datetime.now(UTC))
+        if not queries:
+            return ActivityScan([], str(began))
+        overlap = int(self.settings.poll_overlap / timedelta(milliseconds=1))
+        oldest = min(to_ms(q.assigned_at) for q in queries)
+        since = max(int(watermark) if watermark else 0, oldest) - overlap
+        try:
+            contacts = activity.changed_contacts(self.transport, since,
+                                                 {q.owner_id for q in queries},
+                                                 [OWNER, *ATTEMPT_PROPERTIES])
+            done = activity.completed_tasks(self.transport, since)
+        except activity.TooMuchActivity:
+            return ActivityScan([], str(began), complete=False)
+        states: list[AttemptState] = []
+        for query in queries:
+            props = contacts.get(query.crm_id)
+            finished = bool(query.task_id and query.task_id in done)
+            if props is None and not finished:
+                continue  # nothing of this lead changed
+            attempted, signal = _attempt(props or {}, query, done)
+            owner = (props.get(OWNER) or None) if props is not None else query.owner_id
+            if attempted is not None or owner != query.owner_id:  # else nothing new
+                states.append(AttemptState(query.crm_id, owner, attempted, signal))
+        return ActivityScan(states, str(max(began, int(watermark) if watermark else 0)))
+
     def _completed_tasks(self, task_ids: Sequence[str]) -> dict[str, datetime | None]:
         done: dict[str, datetime | None] = {}
         for chunk in chunked(list(dict.fromkeys(task_ids)), BATCH):
@@ -269,6 +330,16 @@ class HubSpotConnector:
                     done[str(task["id"])] = parse_time(props.get("hs_task_completion_date")
                                                        or props.get("hs_lastmodifieddate"))
         return done
+
+    # --- email intake (connectors/hubspot/create.py) --------------------------------------
+    def find_by_email_or_phone(self, emails: Sequence[str], phones: Sequence[str], *,
+                               refs: Sequence[str] = (), ref_property: str = ""
+                               ) -> ContactMatches:
+        return intake_create.find(self.transport, emails, phones, self._properties,
+                                  self._lead, refs=refs, ref_property=ref_property)
+
+    def create_lead(self, properties: Mapping[str, str]) -> CreatedLead:
+        return intake_create.create(self.transport, properties)
 
     def close(self) -> None:
         """Nothing to release: urllib3 pools close with the process."""

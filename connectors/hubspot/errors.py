@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from connectors.base import AuthError, CrmError, FatalError, RetriableError
@@ -49,5 +50,9 @@ def classify(endpoint: str, status: int, headers: Any = None, body: Any = None) 
         # the daily budget is spent (Retry-After: hours): a person must act, don't spin
         kind = AuthError
     detail = f" {category}" if category else ""
-    return kind(f"HubSpot {endpoint}: HTTP {status}{detail}", status=status,
-                retry_after=retry_after_seconds(headers))
+    error = kind(f"HubSpot {endpoint}: HTTP {status}{detail}", status=status,
+                 retry_after=retry_after_seconds(headers))
+    if status == 409:  # "Contact already exists. Existing ID: 123": the id, nothing else
+        found = re.search(r"Existing ID: (\d{1,19})", str(body or "")[:2000])
+        error.existing_id = found.group(1) if found else None  # type: ignore[attr-defined]
+    return error

@@ -72,7 +72,11 @@ class HubSpotTransport:
 
     def _send(self, endpoint: str, api: str, method: str, search: bool,
               kwargs: dict[str, Any]) -> Any:
-        (self.search if search else self.general).acquire()
+        with (self.search if search else self.general).slot():
+            return self._sent(endpoint, api, method, search, kwargs)
+
+    def _sent(self, endpoint: str, api: str, method: str, search: bool,
+              kwargs: dict[str, Any]) -> Any:
         function = getattr(self.api(api), method)
         try:
             response = function(**kwargs, _preload_content=False,

@@ -133,8 +133,17 @@ def parse_hubspot(body: bytes, watched: frozenset[str] = frozenset()
         # eventId is not guaranteed unique: the key is what the event says happened
         key = f"{SOURCE}:{kind}:{object_id}:{occurred}:{prop_name[:64]}"
         events.append(InboxEvent(SOURCE, key, str(object_id), kind,
-                                 _ms_to_datetime(occurred)))
+                                 _ms_to_datetime(occurred), _account(item.get("portalId"))))
     return events, ignored
+
+
+def _account(portal_id: object) -> str:
+    """The event's `portalId` (the Hub ID) as text; "" when absent or not a number."""
+    if isinstance(portal_id, int) and not isinstance(portal_id, bool) and portal_id > 0:
+        return str(portal_id)
+    if isinstance(portal_id, str) and _RECORD_NUMBER.fullmatch(portal_id):
+        return portal_id
+    return ""
 
 
 def _now_ms() -> int:
@@ -149,10 +158,11 @@ class SignedEvents:
     client_ca = ""
 
     def __init__(self, secret: str, watched: frozenset[str],
-                 clock_ms: Callable[[], int] = _now_ms) -> None:
+                 clock_ms: Callable[[], int] = _now_ms, portal_id: str = "") -> None:
         self.secret = secret
         self.watched = watched  # properties whose change can make a contact eligible
         self.clock_ms = clock_ms
+        self.portal_id = portal_id  # only this account's events; "" = every event
 
     def admit(self, request: WebhookRequest) -> None:
         """Nothing to check before the body: the signature covers it."""
@@ -162,7 +172,10 @@ class SignedEvents:
                        request.headers.get(SIGNATURE_HEADER),
                        request.headers.get(TIMESTAMP_HEADER), self.clock_ms())
         events, ignored = parse_hubspot(body, self.watched)
-        return WebhookBatch(events, ignored=ignored)
+        if not self.portal_id:
+            return WebhookBatch(events, ignored=ignored)
+        mine = [event for event in events if event.account == self.portal_id]
+        return WebhookBatch(mine, ignored=ignored, foreign=len(events) - len(mine))
 
     def accepted(self, batch: WebhookBatch, stored: int, duplicates: int) -> WebhookAnswer:
         return json_answer({"stored": stored, "duplicates": duplicates,
@@ -170,7 +183,8 @@ class SignedEvents:
 
 
 def webhook_source(secret_env: str, environ: Mapping[str, str],
-                   watched: frozenset[str]) -> SignedEvents | None:
-    """Webhooks are on when the variable named by `webhook_secret_env` holds the secret."""
+                   watched: frozenset[str], portal_id: str = "") -> SignedEvents | None:
+    """Webhooks are on when the variable named by `webhook_secret_env` holds the secret;
+    with `portal_id`, only that account's events are taken."""
     secret = environ.get(secret_env, "") if secret_env else ""
-    return SignedEvents(secret, watched) if secret else None
+    return SignedEvents(secret, watched, portal_id=portal_id) if secret else None

@@ -19,6 +19,7 @@ from connectors.salesforce.query import (
     IN_CHUNK,
     composite_queries,
     id_list,
+    literal,
     parse_time,
     soql_datetime,
 )
@@ -90,3 +91,49 @@ def _earliest(query: AttemptQuery, record: Mapping[str, Any],
     if not candidates:
         return None, None
     return min(candidates)
+
+
+def attempts_since(transport: SalesforceTransport, sobject: str,
+                   queries: Sequence[AttemptQuery], since: datetime,
+                   initial_statuses: frozenset[str]) -> list[AttemptState]:
+    """States of the watched leads whose record or tasks changed since `since`, from one
+    Composite call (two queries, their `SystemModstamp` windows), however many leads are
+    watched: records whose owner is none of the watched leads' owners (a person's
+    reassignment; our own writes put those owners there) or whose `Status` left the
+    default; tasks closed, or Calls and Emails logged. A closed task moves the record's
+    `LastActivityDate` without a new `SystemModstamp`: the task's own stamp finds it."""
+    wanted = {q.crm_id: q for q in queries}
+    stamp = soql_datetime(since)
+    branches: list[str] = []
+    owners = sorted({q.owner_id for q in queries if q.owner_id})
+    if owners and len(owners) <= IN_CHUNK:
+        branches.append(f"OwnerId NOT IN {id_list(owners)}")
+    elif owners:
+        branches.append("OwnerId != null")  # too many owners to list: every change
+    if sobject == "Lead" and initial_statuses:
+        statuses = ", ".join(literal(s) for s in sorted(initial_statuses))
+        branches.append(f"Status NOT IN ({statuses})")
+    fields = "Id, OwnerId, Status" if sobject == "Lead" else "Id, OwnerId"
+    subtypes = ", ".join(literal(s) for s in ACTIVITY_SUBTYPES)
+    soql = {"tasks": "SELECT Id, WhoId, TaskSubtype, IsClosed, CreatedDate, "
+                     "CompletedDateTime, LastModifiedDate FROM Task WHERE SystemModstamp >= "
+                     f"{stamp} AND (IsClosed = true OR TaskSubtype IN ({subtypes})) "
+                     "ORDER BY CreatedDate, Id"}
+    if branches:
+        soql["records"] = (f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {stamp} "
+                           f"AND ({' OR '.join(branches)}) ORDER BY Id")
+    found = composite_queries(transport, f"{sobject}.activity", soql)
+    records = {str(r["Id"]): r for r in found.get("records", []) if str(r["Id"]) in wanted}
+    tasks: dict[str, list[Mapping[str, Any]]] = {}
+    for task in found["tasks"]:
+        if str(task.get("WhoId")) in wanted:
+            tasks.setdefault(str(task.get("WhoId")), []).append(task)
+    states: list[AttemptState] = []
+    for crm_id in sorted(set(records) | set(tasks)):
+        query = wanted[crm_id]
+        record = records.get(crm_id, {"OwnerId": query.owner_id})
+        moment, signal = _earliest(query, record, tasks.get(crm_id, []), initial_statuses)
+        owner = record.get("OwnerId") or None
+        if moment is not None or owner != query.owner_id:  # else nothing new
+            states.append(AttemptState(crm_id, owner, moment, signal))
+    return states

@@ -3,7 +3,7 @@
 Eligible records are owned by a queue (an `OwnerId` starting `00G`) or by a user listed in
 `placeholder_owners`, and pass the configured field filters. Polling reads `CreatedDate`
 ascending (ties by `Id`) from the cursor minus `poll_overlap`; the cursor is the newest
-`CreatedDate` seen, as ISO 8601 with milliseconds.
+`CreatedDate` seen (once a poll is drained: when it began), as ISO 8601 with milliseconds.
 """
 
 from __future__ import annotations
@@ -11,14 +11,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from connectors.base import (
+    ActivityScan,
     AttemptQuery,
     AttemptState,
+    ContactMatches,
+    CreatedLead,
     CrmLead,
     CrmOwner,
     OwnerWrite,
@@ -27,8 +30,10 @@ from connectors.base import (
     TaskRequest,
     TaskResult,
 )
-from connectors.paging import cursor_ceiling
+from connectors.owner_writes import RecentOwners
+from connectors.paging import collect_pages, cursor_ceiling
 from connectors.salesforce import attempts
+from connectors.salesforce import create as intake_create
 from connectors.salesforce import writes as sobject_collections
 from connectors.salesforce.auth import DEFAULT_LIFETIME, TokenKeeper, token_source
 from connectors.salesforce.ids import normalize_id
@@ -55,6 +60,9 @@ def cursor_text(moment: datetime) -> str:
 class SalesforceConnector:
     kind = "salesforce"
     batch_size = sobject_collections.COLLECTION  # the pipeline hands us up to 200 records per call
+    # owner writes: five collections behind one compare read (a Composite call of five
+    # queries), so a backlog costs one read per 1,000 owners, not one per 200
+    owner_batch_size = sobject_collections.OWNER_BATCH
 
     def __init__(self, settings: SalesforceConfig, fields: Mapping[str, str],
                  transport: SalesforceTransport) -> None:
@@ -66,6 +74,7 @@ class SalesforceConnector:
         self._select = select_list(["Id", "CreatedDate", "OwnerId", *fields.values(),
                                     *settings.filters])
         self._initial_statuses: frozenset[str] | None = None
+        self.recent_owners = RecentOwners(settings.owner_read_max_age.total_seconds())
         self._lock = threading.Lock()
 
     # --- what the service asks of the plugin ---------------------------------------------
@@ -146,33 +155,32 @@ class SalesforceConnector:
         return True
 
     def poll(self, cursor: str | None, since: datetime, limit: int) -> PollPage:
-        """Pages of up to 2,000 until `limit` records past the cursor are in hand; records
-        of the overlap window come again and are deduped by id (here and by the caller)."""
+        previous = parse_time(cursor) if cursor else None
+        return collect_pages(self.poll_pages(cursor, since), limit,
+                             fresh=lambda lead: previous is None or lead.created_at > previous)
+
+    def poll_pages(self, cursor: str | None, since: datetime) -> Iterator[PollPage]:
+        """Every record created at or after the cursor minus the overlap (or since `since`),
+        one query page (up to 2,000) at a time, following `nextRecordsUrl`. Each page's
+        cursor is safe to store with its leads; the last page's moves up to when this poll
+        began (the next poll looks back `poll_overlap` from then, not from the newest
+        record, so a quiet org re-reads nothing)."""
+        began = datetime.now(UTC)
         previous = parse_time(cursor) if cursor else None
         start = previous - self.settings.poll_overlap if previous else since
         soql = (f"SELECT {self._select} FROM {self.sobject} "
                 f"WHERE CreatedDate >= {soql_datetime(start)} ORDER BY CreatedDate, Id")
         pager = SoqlPager(self.transport, f"{self.sobject}.poll", soql)
-        leads: dict[str, CrmLead] = {}
-        newest = previous
-        fresh = 0
-        for page in pager:
-            for record in page:
-                lead = self._lead(record)
-                if lead is None or lead.crm_id in leads:
-                    continue
-                leads[lead.crm_id] = lead
-                if previous is None or lead.created_at > previous:
-                    fresh += 1
-                if newest is None or lead.created_at > newest:
-                    newest = lead.created_at
-            if fresh >= limit:
-                break
-        ordered = sorted(leads.values(), key=lambda lead: (lead.created_at, lead.crm_id))
-        if newest is not None and newest > cursor_ceiling():
-            newest = max(cursor_ceiling(), previous) if previous else cursor_ceiling()
-        text = cursor_text(newest) if newest is not None else (cursor or cursor_text(since))
-        return PollPage(ordered, text, more=pager.has_more and fresh >= limit)
+        newest = previous or since
+        ceiling = max(cursor_ceiling(), previous) if previous else cursor_ceiling()
+        for records in pager:
+            leads = [lead for record in records if (lead := self._lead(record)) is not None]
+            newest = max([newest, *(lead.created_at for lead in leads)])
+            self.recent_owners.remember((lead.crm_id, lead.owner_id) for lead in leads)
+            position = min(newest, ceiling)
+            if not pager.has_more:
+                position = max(position, min(began, ceiling))
+            yield PollPage(leads, cursor_text(position), more=pager.has_more)
 
     def fetch(self, crm_ids: Sequence[str]) -> Sequence[CrmLead]:
         # One malformed id fails a whole `IN (...)` query (or here, `id_list`): ids that
@@ -183,13 +191,16 @@ class SalesforceConnector:
         records = query_by_ids(self.transport, f"{self.sobject}.fetch",
                                f"SELECT {self._select} FROM {self.sobject} WHERE Id IN {{ids}}",
                                ids)
-        return [lead for r in records if (lead := self._lead(r)) is not None]
+        leads = [lead for r in records if (lead := self._lead(r)) is not None]
+        self.recent_owners.remember((lead.crm_id, lead.owner_id) for lead in leads)
+        return leads
 
     # --- writing --------------------------------------------------------------------------
     def write_owners(self, writes: Sequence[OwnerWrite]) -> Sequence[OwnerWriteResult]:
         if not writes:
             return []
-        return sobject_collections.write_owners(self.transport, self.sobject, writes)
+        return sobject_collections.write_owners(self.transport, self.sobject, writes,
+                                                self.recent_owners)
 
     def find_tasks(self, tasks: Sequence[TaskRequest]) -> Mapping[str, str]:
         # SOQL reads the database itself (not a search index): a created Task is found
@@ -211,6 +222,21 @@ class SalesforceConnector:
         return attempts.contact_attempts(self.transport, self.sobject, queries,
                                          self._default_statuses())
 
+    def attempts_since(self, queries: Sequence[AttemptQuery], watermark: str | None
+                       ) -> ActivityScan:
+        """States of the watched leads whose record or tasks changed since the watermark
+        (minus `poll_overlap`, for clock skew), from one Composite call; the next watermark
+        is when this scan began. Activity before the oldest assignment is not looked at."""
+        began = datetime.now(UTC)
+        previous = parse_time(watermark) if watermark else None
+        if not queries:
+            return ActivityScan([], cursor_text(max(began, previous or began)))
+        oldest = min(q.assigned_at for q in queries)
+        since = max(previous or oldest, oldest) - self.settings.poll_overlap
+        states = attempts.attempts_since(self.transport, self.sobject, queries, since,
+                                         self._default_statuses())
+        return ActivityScan(states, cursor_text(max(began, previous or began)))
+
     def _default_statuses(self) -> frozenset[str]:
         """The org's default Lead status, read once (Contacts have no status)."""
         if self.sobject != "Lead":
@@ -219,6 +245,21 @@ class SalesforceConnector:
             if self._initial_statuses is None:
                 self._initial_statuses = attempts.default_statuses(self.transport)
             return self._initial_statuses
+
+    # --- email intake (connectors/salesforce/create.py) -----------------------------------
+    def find_by_email_or_phone(self, emails: Sequence[str], phones: Sequence[str], *,
+                               refs: Sequence[str] = (), ref_property: str = ""
+                               ) -> ContactMatches:
+        return intake_create.find(self.transport, self.sobject, self._select, emails, phones,
+                                  self._lead, refs=refs, ref_property=ref_property)
+
+    def create_lead(self, properties: Mapping[str, str]) -> CreatedLead:
+        record = intake_create.new_record(self.settings, properties)
+        email, phone = record.get("Email"), record.get("Phone")
+        return intake_create.create(
+            self.transport, self.sobject, record,
+            lambda: self.find_by_email_or_phone([email] if email else [],
+                                                [phone] if phone else []).of(email, phone))
 
     def close(self) -> None:
         self.transport.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
@@ -67,6 +67,9 @@ class SalesforceConfig(SettingsModel):
     # stop non-essential calls when fewer daily calls remain
     api_reserve: Annotated[int, whole(0, 10**7)] = 1000
     poll_overlap: Annotated[timedelta, span(ZERO, HOUR)] = timedelta(minutes=2)
+    # an owner the poll read this recently stands for "the owner now" in the compare before
+    # an owner write (no second read); older reads are repeated. 0s: always read again
+    owner_read_max_age: Annotated[timedelta, span(ZERO, MINUTE)] = timedelta(seconds=15)
     timeout: Annotated[timedelta, span(SECOND, 10 * MINUTE)] = timedelta(seconds=30)
     # Outbound Message defences (used by the service's HTTP side, not the connector):
     # the env var holding a secret path segment, and a CA file for client certificates
@@ -75,6 +78,19 @@ class SalesforceConfig(SettingsModel):
     # a checkbox field on User (e.g. Is_Away__c): checked makes the coordinator ineligible;
     # empty (the default) turns CRM availability off
     away_field: Annotated[str, AfterValidator(_field_name)] = ""
+    # email intake: records leadrouter creates. Required fields a message may not carry get
+    # these values; the owner is a queue (00G...) or a placeholder user ("" = the first of
+    # `placeholder_owners`, else the API user, which routing then sees as a person)
+    new_lead_last_name: Annotated[str, Field(min_length=1, max_length=80)] = "[not provided]"
+    new_lead_company: Annotated[str, Field(min_length=1, max_length=255)] = "[not provided]"
+    new_lead_owner: str = ""
+
+    ACCOUNT_KEY: ClassVar[str] = "organization_id"  # the key naming the account (config errors)
+
+    @property
+    def account(self) -> str:
+        """The CRM account webhooks name: the org id's 15-character form ("" when unset)."""
+        return self.organization_id[:15]
 
     @field_validator("auth")
     @classmethod

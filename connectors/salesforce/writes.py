@@ -18,13 +18,20 @@ from connectors.base import (
     WriteOutcome,
 )
 from connectors.markers import marker, marker_in
-from connectors.owner_writes import compare_before_write
+from connectors.owner_writes import RecentOwners, compare_before_write
 from connectors.paging import chunked
 from connectors.salesforce.errors import save_error
-from connectors.salesforce.query import query_by_ids
+from connectors.salesforce.query import (
+    IN_CHUNK,
+    MAX_COMPOSITE_QUERIES,
+    composite_queries,
+    id_list,
+    query_by_ids,
+)
 from connectors.salesforce.transport import SalesforceTransport
 
 COLLECTION = 200  # records per sObject Collections request
+OWNER_BATCH = 5 * COLLECTION  # owners compared by one Composite read (five queries of 200)
 COLLECTIONS = "composite/sobjects"
 NO_AUTO_ASSIGN = {"Sforce-Auto-Assign": "FALSE"}
 PRIORITY = {"HIGH": "High", "MEDIUM": "Normal", "LOW": "Low"}
@@ -43,13 +50,22 @@ def current_owners(transport: SalesforceTransport, sobject: str, ids: Sequence[s
 
 
 def write_owners(transport: SalesforceTransport, sobject: str,
-                 writes: Sequence[OwnerWrite]) -> list[OwnerWriteResult]:
-    """Compare with the owner now (a batched SOQL read), then write what is still ours."""
-    current = current_owners(transport, sobject, [w.crm_id for w in writes])
+                 writes: Sequence[OwnerWrite], recent: RecentOwners | None = None
+                 ) -> list[OwnerWriteResult]:
+    """Compare with the owner now (a batched SOQL read, or what a poll read seconds ago:
+    `recent`), then write what is still ours."""
+    current = recent.fresh(w.crm_id for w in writes) if recent is not None else {}
+    unread = [w.crm_id for w in writes if w.crm_id not in current]
+    if unread and recent is not None:
+        current.update(_read_ahead(transport, sobject, writes, unread, recent))
+    elif unread:
+        current.update(current_owners(transport, sobject, unread))
     # a queue owner is Salesforce's "unowned" (HubSpot's empty owner): replaceable as None
     to_write, results = compare_before_write(
         writes, current,
         unowned_form=lambda owner: None if owner and owner.startswith(QUEUE_PREFIX) else owner)
+    if recent is not None:
+        recent.forget(w.crm_id for w in to_write)
     for chunk in chunked(to_write, COLLECTION):
         body = {"allOrNone": False, "records": [
             {"attributes": {"type": sobject}, "id": w.crm_id, **w.properties,
@@ -60,6 +76,33 @@ def write_owners(transport: SalesforceTransport, sobject: str,
         for write, result in zip(chunk, _results(saved, len(chunk)), strict=True):
             results.append(_owner_result(write, result))
     return results
+
+
+def _read_ahead(transport: SalesforceTransport, sobject: str, writes: Sequence[OwnerWrite],
+                unread: list[str], recent: RecentOwners) -> dict[str, str | None]:
+    """The owners of `unread` now, read with those of the records the poll read longest
+    ago that still look replaceable (the next writes, most likely): up to five queries of
+    200 ids in one Composite call, so the batches that follow find fresh owners instead of
+    each reading its own. Owners of `unread` by id; the others are remembered."""
+    replaceable = {owner for w in writes for owner in w.replaceable}
+
+    def wanted(owner: str | None) -> bool:
+        return owner in replaceable or (owner or "").startswith(QUEUE_PREFIX)
+
+    per_call = MAX_COMPOSITE_QUERIES * IN_CHUNK
+    room = -len(unread) % per_call  # fill the last call's queries
+    ids = unread + recent.stalest(room, wanted, exclude=unread)
+    owners: dict[str, str | None] = {}
+    for call in chunked(ids, per_call):
+        parts = enumerate(chunked(call, IN_CHUNK))
+        queries = {f"owners{n}": f"SELECT Id, OwnerId FROM {sobject} WHERE Id IN "
+                                 f"{id_list(part)}" for n, part in parts}
+        found = composite_queries(transport, f"{sobject}.owners", queries)
+        owners.update({str(r["Id"]): (r.get("OwnerId") or None)
+                       for records in found.values() for r in records})
+    asked = set(unread)
+    recent.remember((crm_id, owner) for crm_id, owner in owners.items() if crm_id not in asked)
+    return {crm_id: owner for crm_id, owner in owners.items() if crm_id in asked}
 
 
 def _results(saved: Any, count: int) -> list[Mapping[str, Any]]:

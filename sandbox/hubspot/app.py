@@ -247,9 +247,30 @@ class HubSpotApp:
         with self.store.lock:
             props = self.store.check_props(t, data["properties"])
             self._require(t, props)
+            existing = self._same_email(t, props.get("email"))
+            if existing is not None:  # HubSpot: email is unique among contacts
+                return error(409, f"Contact already exists. Existing ID: {existing}",
+                             "CONFLICT")
             links = self._inline_assocs(t, data.get("associations") or [])
             rec = self.store.create(t, props, associations=links)
             return Response(201, self.store.render(t, rec))
+
+    def _same_email(self, t: str, email: str | None) -> str | None:
+        """The contact holding this email (case-insensitive), as HubSpot's unique `email`
+        property and `idProperty=email` reads find it: at once, not through search."""
+        return self._same_value(t, "email", email)
+
+    def _same_value(self, t: str, prop: str, value: str | None) -> str | None:
+        """The contact holding this value of a unique property (`email` case-insensitive)."""
+        if t != "contacts" or not value:
+            return None
+        wanted = value.strip().lower() if prop == "email" else value
+        for rec in list(self.store.types[t].records.values()):
+            held = rec.props.get(prop, "")
+            if not rec.archived and (held.strip().lower() if prop == "email" else held
+                                     ) == wanted:
+                return rec.id
+        return None
 
     @staticmethod
     def _require(t: str, props: dict[str, str]) -> None:
@@ -286,8 +307,13 @@ class HubSpotApp:
         data = self.body(req, SPEC_DOC[t], "BatchReadInputSimplePublicObjectId")
         self._batch_size(data["inputs"])
         results, missing = [], []
+        # idProperty: `email`, or a unique-value property of the portal (reads records,
+        # not the search index)
+        id_property = data.get("idProperty") if t == "contacts" else None
         for item in data["inputs"]:
-            rec = self.store.get(t, str(item["id"]))
+            found = (self._same_value(t, id_property, str(item["id"])) if id_property
+                     else str(item["id"]))
+            rec = self.store.get(t, found) if found is not None else None
             if rec is None:
                 missing.append(str(item["id"]))
             else:

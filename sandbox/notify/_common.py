@@ -18,11 +18,16 @@ class Inbox(Generic[T]):
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._items: list[T] = []
+        # seconds between keeping an item and answering: a sender killed meanwhile cannot
+        # know its message arrived (crash tests widen that window with it)
+        self.hold = 0.0
 
     def add(self, item: T) -> None:
         with self._cond:
             self._items.append(item)
             self._cond.notify_all()
+        if self.hold > 0:
+            time.sleep(self.hold)
 
     def snapshot(self) -> list[T]:
         with self._cond:

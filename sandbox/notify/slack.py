@@ -102,6 +102,10 @@ class SlackReceiver(ServedEmulator):
     def clear(self) -> None:
         self.app.inbox.clear()
 
+    def hold_answers(self, seconds: float) -> None:
+        """Answer each accepted message `seconds` after keeping it."""
+        self.app.inbox.hold = seconds
+
     def fail_next(self, n: int, status: int = 500, retry_after: int | None = None) -> None:
         """Answer the next `n` posts with `status` (and ``Retry-After: retry_after``),
         without keeping them."""

@@ -106,6 +106,10 @@ class SmtpSink:
     def clear(self) -> None:
         self._inbox.clear()
 
+    def hold_answers(self, seconds: float) -> None:
+        """Answer 250 to each message `seconds` after keeping it."""
+        self._inbox.hold = seconds
+
     def fail_next(self, n: int, code: int = 451) -> None:
         """Refuse the next `n` DATA commands with `code` (4xx transient, 5xx permanent)."""
         if not 400 <= code < 600:

@@ -246,6 +246,10 @@ class TwilioEmulator(ServedEmulator):
     def clear(self) -> None:
         self.app.inbox.clear()
 
+    def hold_answers(self, seconds: float) -> None:
+        """Answer each stored message `seconds` after storing it."""
+        self.app.inbox.hold = seconds
+
     def fail_next(self, n: int, status: int = 500, retry_after: int | None = None,
                   accepted: bool = False) -> None:
         """The next `n` valid message creates answer `status` (with ``Retry-After`` when

@@ -6,10 +6,11 @@ from state.repos.availability import AvailabilityRepo
 from state.repos.cursors import CursorRepo
 from state.repos.events import LeadEventRepo
 from state.repos.inbox import InboxRepo
+from state.repos.intake import IntakeRepo
 from state.repos.leads import LeadRepo
 from state.repos.outbox import OutboxRepo
 from state.repos.pointers import PointerRepo
 from state.repos.report import ReportRepo
 
 __all__ = ["AssignmentRepo", "AuditRepo", "AvailabilityRepo", "CursorRepo", "InboxRepo",
-           "LeadEventRepo", "LeadRepo", "OutboxRepo", "PointerRepo", "ReportRepo"]
+           "IntakeRepo", "LeadEventRepo", "LeadRepo", "OutboxRepo", "PointerRepo", "ReportRepo"]

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from state.claim_locks import ClaimLocks
 from state.crm_kinds import checked_crm
 from state.outbox_payloads import (
     NotificationPayload,
@@ -24,6 +25,7 @@ from state.tables import DEFAULT_PORTAL, OutboxKind, OutboxRow, OutboxStatus
 from state.types import as_utc, utcnow
 
 MAX_ERROR_LENGTH = 200
+CANDIDATES = 4  # PostgreSQL claims read this many batches, skipping rows other workers hold
 DEFAULT_LEASE = timedelta(minutes=2)
 
 
@@ -35,9 +37,12 @@ def item_of(row: OutboxRow) -> OutboxItem:
 
 
 class OutboxRepo:
-    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
+    def __init__(self, session: Session, portal: str = DEFAULT_PORTAL, *,
+                 claims: ClaimLocks | None = None) -> None:
         self.session = session
         self.portal = portal
+        self.claims = claims  # PostgreSQL: claims are this process's session locks
+        self.settled: set[int] = set()  # rows whose outcome this unit records
 
     def enqueue_for(self, crm: str, crm_id: str, assignment: int, payload: OutboxPayload, *,
                     now: datetime | None = None) -> bool:
@@ -151,6 +156,8 @@ class OutboxRepo:
         SQLite a unit of work holds the write lock), then `mark_done`/`mark_failed` in a
         new unit.
         """
+        if self.claims is not None:
+            return self._claim_locked(limit, now, lease, kind)
         rows = self._pending(limit, now, kind=kind, lock=True)
         until = as_utc(now) + lease
         for row in rows:
@@ -158,6 +165,17 @@ class OutboxRepo:
             self.session.add(row)
         self.session.flush()
         return [item_of(row) for row in rows]
+
+    def _claim_locked(self, limit: int, now: datetime, lease: timedelta,
+                      kind: OutboxKind | str | None) -> list[OutboxItem]:
+        """PostgreSQL: the claim is a lock of this process's session (state.claim_locks),
+        so the rows of a worker that dies are free at once; the rows stay due. Candidates
+        are read past the rows other workers hold (a few batches' worth)."""
+        assert self.claims is not None
+        rows = self._pending(limit * CANDIDATES, now, kind=kind, lock=True)
+        taken = set(self.claims.take([row.id for row in rows if row.id is not None], limit,
+                                     lease.total_seconds()))
+        return [item_of(row) for row in rows if row.id in taken]
 
     def count_attempt(self, outbox_id: int) -> int:
         """attempts + 1 before a non-idempotent call (so a retry looks before it creates)."""
@@ -169,6 +187,7 @@ class OutboxRepo:
     def defer(self, outbox_id: int, until: datetime) -> None:
         """Give a claimed row back, due at `until`, with no attempt counted."""
         row = self._require(outbox_id)
+        self.settled.add(outbox_id)
         row.next_attempt_at = as_utc(until)
         self.session.add(row)
 
@@ -201,6 +220,7 @@ class OutboxRepo:
         self, outbox_id: int, result: str | None = None, *, now: datetime | None = None
     ) -> OutboxItem:
         row = self._require(outbox_id)
+        self.settled.add(outbox_id)
         row.status = OutboxStatus.DONE.value
         row.result = result
         row.done_at = as_utc(now) if now else utcnow()
@@ -208,11 +228,14 @@ class OutboxRepo:
         self.session.add(row)
         return item_of(row)
 
-    def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None) -> OutboxItem:
-        """attempts + 1. With `retry_at` the row stays pending until then; without, it is
-        `failed` for good. Keep `error` short and free of lead data (it is truncated)."""
+    def mark_failed(self, outbox_id: int, error: str, retry_at: datetime | None, *,
+                    counted: bool = False) -> OutboxItem:
+        """attempts + 1 (unless `count_attempt` already counted this one). With `retry_at`
+        the row stays pending until then; without, it is `failed` for good. Keep `error`
+        short and free of lead data (it is truncated)."""
         row = self._require(outbox_id)
-        row.attempts += 1
+        self.settled.add(outbox_id)
+        row.attempts += 0 if counted else 1
         row.last_error = error[:MAX_ERROR_LENGTH]
         if retry_at is None:
             row.status = OutboxStatus.FAILED.value

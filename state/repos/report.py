@@ -11,15 +11,23 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, String, and_, case, func, literal, or_, select
 from sqlmodel import Session
 
-from state.tables import DEFAULT_PORTAL, AssignmentRow, LeadRow, LeadStatus, PassedOverRow
+from state.tables import (
+    DEFAULT_PORTAL,
+    AssignmentRow,
+    LeadEventRow,
+    LeadRow,
+    LeadStatus,
+    PassedOverRow,
+)
 from state.types import as_utc
 
 _L = LeadRow.__table__.c  # type: ignore[attr-defined]
 _A = AssignmentRow.__table__.c  # type: ignore[attr-defined]
 _P = PassedOverRow.__table__.c  # type: ignore[attr-defined]
+_E = LeadEventRow.__table__.c  # type: ignore[attr-defined]
 # a lead the report counts as needing a person: waiting this long without an owner written
 WAITING_AFTER_SECONDS = 300
 _NOT_ARRIVED = (LeadStatus.SKIPPED.value,)
@@ -95,6 +103,25 @@ class ReportRepo:
                 for s, o, a in self.session.execute(stmt)]
 
     # -- assignments ----------------------------------------------------------------------
+
+    def pages(self, since: datetime, until: datetime) -> dict[str, int]:
+        """On-call pages of the window's leads: sent (an on-call assignment, or the final
+        owner at the end of a ladder), acknowledged (by link or contact attempt), passed on
+        to the rotation's next person, escalated to the final owner."""
+        paged = or_(_A.reason.like("on_call:%"), _A.kind == "page_escalated")
+        stmt = (self._assignments_in(since, until).add_columns(
+            func.count().filter(paged), func.count().filter(_A.kind == "passed_on"),
+            func.count().filter(_A.kind == "page_escalated")))
+        sent, passed_on, escalated = self.session.execute(stmt).one()
+        acked = (select(func.count(func.distinct(_E.crm_id + "/" + func.cast(
+                     _E.assignment, String))))
+                 .select_from(LeadEventRow.__table__.join(  # type: ignore[attr-defined]
+                     LeadRow.__table__, and_(  # type: ignore[attr-defined]
+                         _L.portal == _E.portal, _L.crm == _E.crm, _L.crm_id == _E.crm_id)))
+                 .where(_E.portal == self.portal, _E.event == "acknowledged",
+                        self._window(since, until)))
+        return {"sent": int(sent), "acknowledged": int(self.session.execute(acked).scalar_one()),
+                "passed_on": int(passed_on), "escalated": int(escalated)}
 
     def assignment_groups(self, since: datetime, until: datetime, now: datetime
                           ) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -14,6 +15,8 @@ from pydantic import ConfigDict, ValidationError
 
 from connectors import registry
 from connectors.plugin import REFUSE_PROPERTY, SettingsModel, shown
+from state.tables import DEFAULT_PORTAL
+from sync.config.intake import build_intake
 from sync.config.models import Config, EscalationConfig, ServiceConfig
 from sync.config.notifications import build_notifications
 from sync.config.phi import REFUSAL, identity_names, is_identity_field
@@ -43,36 +46,70 @@ def default_config_path() -> Path:
     return Path(os.environ.get("LEADROUTER_CONFIG") or "leadrouter.toml")
 
 
-def load_config(path: Path | str) -> Config:
-    path = Path(path)
+def read_config_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such config file (use --config PATH or set "
                            "LEADROUTER_CONFIG)"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return parse_config(text, source=path)
 
 
-def parse_config(text: str, *, source: Path | None = None) -> Config:
+def load_config(path: Path | str) -> Config:
+    """The config of the file's one portal; with `[service] portals` naming several, a
+    ConfigError asking which (see `sync.config.portals.load_deployment`)."""
+    from sync.config.portals import load_deployment  # it builds on this module
+
+    return load_deployment(path).portal(None)
+
+
+def read_toml(text: str, source: Path | None) -> dict[str, Any]:
+    """The TOML document with its strings trimmed; ConfigError when it is not TOML."""
     try:
-        data = _trimmed(tomllib.loads(text))
+        data: dict[str, Any] = _trimmed(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source or 'config'}: not valid TOML: {exc}"]) from None
     except ValueError:  # tomllib lets int() refuse a number over 4300 digits, unwrapped
         raise ConfigError([_too_many_digits(text, source)]) from None
-    problems = Problems(LineIndex(text))
-    problems.validate(Document, data, "")
+    return data
+
+
+def parse_service(problems: Problems, data: Mapping[str, Any]) -> ServiceConfig | None:
+    """`[service]`, validated (None after recording its problems)."""
     service = problems.validate(ServiceConfig, data.get("service", {}), "service")
     if service is not None and bool(service.tls_cert) != bool(service.tls_key):
         problems.add("service.tls_key" if service.tls_cert else "service.tls_cert",
                      "tls_cert and tls_key go together (PEM certificate chain and its key)")
+    return service
+
+
+def parse_config(text: str, *, source: Path | None = None,
+                 service_from: ServiceConfig | None = None,
+                 portal: str = DEFAULT_PORTAL) -> Config:
+    """One portal's config. `service_from`: a portal file's `[service]`, which lives in the
+    main file (a portal file may not have its own); `portal`: its id."""
+    config = _parse_config(text, source, service_from)
+    return config if portal == DEFAULT_PORTAL else replace(config, portal=portal)
+
+
+def _parse_config(text: str, source: Path | None, service_from: ServiceConfig | None
+                  ) -> Config:
+    data = read_toml(text, source)
+    problems = Problems(LineIndex(text))
+    problems.validate(Document, data, "")
+    if service_from is None:
+        service = parse_service(problems, data)
+    else:
+        service = service_from
+        if "service" in data:
+            problems.add("service", "belongs in the main config file, not in a portal file")
     kind, settings, identity = _crm(problems, data.get("crm"))
     fields = _fields(problems, data.get("fields"), identity)
     routing = problems.validate(RoutingTable, data.get("routing", {}), "routing")
     rulebook = build_rulebook(problems, data, fields, routing)
     notifications = build_notifications(problems, data, rulebook.coordinators)
+    intake = build_intake(problems, data, fields)
     escalation = problems.validate(EscalationConfig, data.get("escalation", {}), "escalation")
     final_owner = escalation.final_owner if escalation else None
     if final_owner and final_owner not in declared(data, "coordinators", "id"):
@@ -80,7 +117,7 @@ def parse_config(text: str, *, source: Path | None = None) -> Config:
     if problems.items or service is None or escalation is None or routing is None:
         raise ConfigError(sorted(problems.items, key=lambda p: (p.line or 0, p.path)))
     return Config(source, service, kind, settings, fields, rulebook, escalation,
-                  routing.zip_attribute, notifications)
+                  routing.zip_attribute, notifications, intake)
 
 
 def _trimmed(value: Any) -> Any:

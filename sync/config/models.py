@@ -31,6 +31,8 @@ from connectors.plugin import (
     whole,
 )
 from routing.models import Rulebook
+from state.tables import DEFAULT_PORTAL
+from sync.config.intake import EmailIntake
 from sync.config.notifications import NotificationsConfig
 
 __all__ = ["Config", "EscalationConfig", "IPNetwork", "ServiceConfig"]
@@ -110,6 +112,12 @@ class ServiceConfig(SettingsModel):
     body_timeout: Annotated[timedelta, span(SECOND, HOUR)] = timedelta(seconds=30)
     # the variable holding the dashboard's Basic-auth password; "" = loopback clients only
     dashboard_password_env: EnvName = ""
+    # a directory (relative to this file) with one `<portal id>.toml` per CRM portal; "" = this
+    # file is the one portal ("default")
+    portals: str = ""
+    # the variable holding the key that signs acknowledgement links (`/ack/{token}`);
+    # "" = messages carry no acknowledgement link
+    link_secret_env: EnvName = ""
 
     @property
     def listen_host(self) -> str:
@@ -138,5 +146,8 @@ class Config:
     escalation: EscalationConfig
     zip_attribute: str = "zip"
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    intake: EmailIntake | None = None  # [intake.email]: email-delivered leads
+    # the portal (CRM connection) this is: its file name without `.toml`, else "default"
+    portal: str = DEFAULT_PORTAL
 
 

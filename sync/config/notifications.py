@@ -11,10 +11,11 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from connectors.plugin import EnvName, ReadableFile, SettingsModel, shown, whole
 from routing.models import Coordinator
@@ -121,6 +122,15 @@ class Contact:
     timezone: str = "UTC"
 
 
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """An on-call rotation's paging: channels on top of the person's `notify`, and how long
+    a page may go unacknowledged (None: no ladder)."""
+
+    page: tuple[str, ...] = ()
+    ack_within: timedelta | None = None
+
+
 @dataclass(frozen=True)
 class NotificationsConfig:
     events: frozenset[str] = frozenset(EVENTS)
@@ -129,6 +139,7 @@ class NotificationsConfig:
     slack: SlackTable | None = None
     sms: SmsTable | None = None
     contacts: Mapping[str, Contact] = field(default_factory=lambda: MappingProxyType({}))
+    paging: Mapping[str, Paging] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def channels(self) -> frozenset[str]:
@@ -150,7 +161,43 @@ def build_notifications(problems: Problems, data: Mapping[str, Any],
     return NotificationsConfig(
         frozenset(table.events) if table is not None else frozenset(EVENTS),
         table.record_url if table is not None else "", channels.get("email"),
-        channels.get("slack"), channels.get("sms"), MappingProxyType(contacts))
+        channels.get("slack"), channels.get("sms"), MappingProxyType(contacts),
+        MappingProxyType(_paging(problems, data, contacts, set(channels))))
+
+
+def _paging(problems: Problems, data: Mapping[str, Any], contacts: Mapping[str, Contact],
+            configured: set[str]) -> dict[str, Paging]:
+    """Each `[[on_call]]` rotation's `page` and `ack_within`; the rotation's own table is
+    validated (and its problems reported) with the rulebook, so invalid ones are left out."""
+    from sync.config.sections import OnCallTable
+
+    items = data.get("on_call")
+    paging: dict[str, Paging] = {}
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        try:
+            table = OnCallTable.model_validate(item)
+        except ValidationError:
+            continue
+        path = f"on_call[{i}].page"
+        for channel in table.page:
+            if channel not in configured:
+                problems.add(path, f'"{channel}" needs a [notifications.{channel}] table')
+                continue
+            for member in table.coordinators:
+                contact = contacts.get(member)
+                if contact is None or not _reachable(contact, channel):
+                    problems.add(path, f'coordinator "{member}" has no {_POINT[channel]} to '
+                                       f"be paged by {channel}")
+        paging[table.name] = Paging(tuple(dict.fromkeys(table.page)), table.ack_within)
+    return paging
+
+
+_POINT = {"email": "email", "sms": "phone", "slack": "webhook"}
+
+
+def _reachable(contact: Contact, channel: str) -> bool:
+    """A Slack message goes to the webhook's channel, so everyone can be paged there."""
+    return {"email": contact.email, "sms": contact.phone}.get(channel, "slack") is not None
 
 
 def _contacts(problems: Problems, data: Mapping[str, Any],

@@ -40,6 +40,7 @@ TASK_FIELDS = {"lead_id", "rule", "sla", "owner"}
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 MIN_SLA, MAX_SLA = timedelta(seconds=1), timedelta(days=30)
 MIN_PERIOD, MAX_PERIOD = timedelta(hours=1), timedelta(days=366)
+MIN_ACK, MAX_ACK = timedelta(minutes=1), timedelta(hours=24)  # a link is valid 24 h
 MAX_CAPACITY = 10_000
 MAX_WEIGHT = 1_000
 
@@ -206,6 +207,10 @@ class OnCallTable(SettingsModel):
     coordinators: Names
     starts: Annotated[datetime, PlainValidator(_anchor)]
     period: Annotated[timedelta, span(MIN_PERIOD, MAX_PERIOD)] = timedelta(days=7)
+    # how its person is paged (on top of their own `notify`), and how long a page may go
+    # unanswered before the next person of the rotation (then the final owner) gets the lead
+    page: tuple[Literal["email", "slack", "sms"], ...] = ()
+    ack_within: Annotated[timedelta, span(MIN_ACK, MAX_ACK)] | None = None
 
     @field_validator("coordinators")
     @classmethod
@@ -277,3 +282,4 @@ class Document(SettingsModel):
     on_call: Any = None
     rules: Any = None
     notifications: Any = None
+    intake: Any = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,8 @@ def demo_timezone(now: datetime) -> str:
 
 
 def demo_config_text(*, state_db: Path, base_url: str, ca_file: str, listen: str,
-                     now: datetime | None = None) -> str:
+                     receivers: Mapping[str, str], now: datetime | None = None) -> str:
+    """`receivers`: the message receivers' placeholders (`Receivers.placeholders`)."""
     template = resources.files("sync").joinpath("data/demo.toml").read_text(encoding="utf-8")
     values = {
         "@STATE_URL@": f"sqlite:///{state_db}",
@@ -32,6 +34,7 @@ def demo_config_text(*, state_db: Path, base_url: str, ca_file: str, listen: str
         # local time is 12:xx: the on-shift team works 06-20, the off-shift team 21-23
         "@ON_START@": "06:00", "@ON_END@": "20:00",
         "@OFF_START@": "21:00", "@OFF_END@": "23:00",
+        **receivers,
     }
     for key, value in values.items():
         template = template.replace(key, value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 import threading
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TextIO
 
 from state import AuditEntry, AuditKind, Store
@@ -33,6 +33,11 @@ class AuditFeed(threading.Thread):
         self.owner: dict[str, str] = {}
         self.time_to_owner: list[float] = []
         self.counts: Counter[str] = Counter()
+
+    def say(self, text: str) -> None:
+        """A line from another actor of the demo, stamped with the time now."""
+        self.out.write(f"{_clock(datetime.now(UTC))}  {text}\n")
+        self.out.flush()
 
     def run(self) -> None:
         while not self.stop.wait(0.25):
@@ -66,7 +71,9 @@ class AuditFeed(threading.Thread):
             created = self.created.get(lead)
             age = f", {(row.at - created).total_seconds():.1f}s after it arrived" \
                 if created else ""
-            return f"routed     -> {row.coordinator:<7} rule {row.rule}{age}"
+            page = " (on-call page)" if str(detail.get("reason", "")).startswith("on_call:") \
+                else ""
+            return f"routed     -> {row.coordinator:<7} rule {row.rule}{age}{page}"
         if kind == AuditKind.OWNER_WRITTEN:
             created = self.created.pop(lead, None)
             if created:
@@ -88,10 +95,22 @@ class AuditFeed(threading.Thread):
         if kind == AuditKind.ESCALATION:
             before, self.owner[lead] = self.owner.get(lead, "?"), row.coordinator or "?"
             self.routed_at[lead] = row.at
+            if detail.get("why") == "unacknowledged":
+                return f"page unanswered: {before} -> {row.coordinator} (" + (
+                    "final owner)" if str(detail.get("reason", "")).startswith(
+                        "escalated_final") else "next in the rotation)")
             if str(detail.get("reason", "")).startswith("escalated_final"):
                 return f"ESCALATED  {before} -> {row.coordinator} (final owner: no contact " \
                        "within SLA after the reassignments)"
             return f"reassigned {before} -> {row.coordinator} (no contact within SLA)"
+        if kind == AuditKind.NOTIFIED:
+            return f"notified   {row.coordinator:<7} by {detail.get('channel')} " \
+                   f"({detail.get('notification')})"
+        if kind == AuditKind.NOTIFY_FAILED:
+            return f"NOT notified {row.coordinator} by {detail.get('channel')}: " \
+                   f"{detail.get('error')}"
+        if kind == AuditKind.ACKNOWLEDGED:
+            return f"acknowledged by {row.coordinator} ({detail.get('by')})"
         if kind == AuditKind.OVERRIDDEN:
             return "overridden: a person chose another owner; leadrouter steps back"
         return None

@@ -31,6 +31,7 @@ from sync.context import StartupError
 from sync.demo.actors import Callers, LeadStream
 from sync.demo.config import SECRET_ENV, TOKEN_ENV, demo_config
 from sync.demo.feed import AuditFeed
+from sync.demo.paging import OnCallPerson, Receivers
 from sync.logs import configure_logging
 from sync.service.runner import Service
 
@@ -58,6 +59,9 @@ def _header(out: TextIO, box: HubSpotSandbox, service: Service, per_minute: floa
         "refreshed every 30 s)\n"
         f"  metrics      {service.listen}/metrics\n"
         f"  health       {service.listen}/healthz\n"
+        "  messages     an SMTP sink, a Slack receiver and a Twilio emulator on loopback: "
+        "each coordinator is told on Slack; after hours the on-call person is paged by SMS "
+        "with a link to acknowledge (unanswered for 1 min: the next person, then dana)\n"
         "  state        SQLite in a temporary folder, removed at exit\n"
         f"About {per_minute:g} synthetic leads a minute; first contact is due within 20 s "
         "(minutes in real life), then the lead is reassigned, then escalated.\n"
@@ -91,15 +95,18 @@ def run_demo(*, duration: float | None = None, port: int = 8080,
     port = port or _free_port()
     workdir = tempfile.TemporaryDirectory(prefix="leadrouter-demo-")
     box = HubSpotSandbox().start()
+    receivers = Receivers().start()
     service: Service | None = None
     try:
         box.seed_demo()
         config = demo_config(state_db=Path(workdir.name) / "demo.db", base_url=box.base_url,
-                             ca_file=box.ca_file, listen=f"127.0.0.1:{port}")
+                             ca_file=box.ca_file, listen=f"127.0.0.1:{port}",
+                             receivers=receivers.placeholders())
         secret = secrets.token_hex(16)
         leads = LeadStream(box, leads_per_minute, stop, rng)
         leads.backlog(3)  # arrived before the service started: polling finds them
-        service = Service(config, environ={TOKEN_ENV: box.token, SECRET_ENV: secret})
+        service = Service(config, environ={TOKEN_ENV: box.token, SECRET_ENV: secret,
+                                           **receivers.environ()})
         try:
             service.start()
         except StartupError as exc:
@@ -110,14 +117,15 @@ def run_demo(*, duration: float | None = None, port: int = 8080,
         _header(out, box, service, leads_per_minute)
         feed = AuditFeed(service.ctx.store, out, stop)
         callers = Callers(box, leads, stop, rng)
-        for thread in (feed, leads, callers):
+        on_call = OnCallPerson(receivers.twilio, stop, rng, feed.say)
+        for thread in (feed, leads, callers, on_call):
             thread.start()
         deadline = time.monotonic() + duration if duration else None
         while not stop.wait(0.2):
             if deadline is not None and time.monotonic() >= deadline:
                 break
         stop.set()
-        for thread in (leads, callers, feed):
+        for thread in (leads, callers, on_call, feed):
             thread.join(3)
         feed.drain()
         out.write(f"\nstopping... {feed.summary()}\n")
@@ -128,6 +136,7 @@ def run_demo(*, duration: float | None = None, port: int = 8080,
         if service is not None:
             service.shutdown(quiet=True)
         box.stop()
+        receivers.stop()
         workdir.cleanup()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

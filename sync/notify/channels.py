@@ -53,6 +53,9 @@ class Channel(Protocol):
     """A way to reach a coordinator."""
 
     name: str
+    # the provider can be asked what it received (`already_sent`): then each attempt is
+    # counted before it is sent, so a worker killed mid-send leaves a trace to look up
+    can_look_up: bool
 
     def send(self, message: Message) -> str:
         """Deliver `message`; the provider's receipt (id or status). Raises `SendError`."""

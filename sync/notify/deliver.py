@@ -12,7 +12,7 @@ sends it too.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from state import NotificationPayload, OutboxItem, OutboxKind, UnitOfWork
@@ -61,8 +61,8 @@ def deliver_notifications(ctx: Context, *, stopping: Callable[[], bool] | None =
     while not (stopping is not None and stopping()):
         now = ctx.clock()
         with ctx.store.unit_of_work() as uow:
-            rows = uow.outbox.claim(BATCH, now, lease=ctx.config.service.claim_lease,
-                                    kind=OutboxKind.NOTIFY)
+            rows = [_counted(uow, ctx.channels, row) for row in uow.outbox.claim(
+                BATCH, now, lease=ctx.config.service.claim_lease, kind=OutboxKind.NOTIFY)]
             uow.commit()
         # a slow provider must not let another worker take (and send) a row meanwhile
         with KeptClaim(ctx, rows) as claim:
@@ -73,6 +73,16 @@ def deliver_notifications(ctx: Context, *, stopping: Callable[[], bool] | None =
         if len(rows) < BATCH:
             break
     return result
+
+
+def _counted(uow: UnitOfWork, channels: Mapping[str, Channel], row: OutboxItem
+             ) -> OutboxItem:
+    """Count the attempt before it is made where the provider can be asked afterwards: a
+    worker killed mid-send then leaves `attempts > 0`, and the next try looks first."""
+    channel = channels.get(row.notification().channel)
+    if channel is None or not channel.can_look_up:
+        return row
+    return replace(row, attempts=uow.outbox.count_attempt(row.id))
 
 
 def _deliver(ctx: Context, channels: Mapping[str, Channel], row: OutboxItem,
@@ -86,37 +96,42 @@ def _deliver(ctx: Context, channels: Mapping[str, Channel], row: OutboxItem,
         return
     message = Message(to, payload.subject, payload.text, ref_of(row.key),
                       contact.slack_user if contact else None)
+    counted = channel.can_look_up  # this attempt was counted when the row was claimed
     try:
-        # a retry first asks whether an earlier (uncertain) attempt got through
-        receipt = channel.already_sent(message) if row.attempts else None
+        # a retry first asks whether an earlier attempt (uncertain, or cut off by a crash)
+        # got through
+        earlier = row.attempts - 1 if counted else row.attempts
+        receipt = channel.already_sent(message) if earlier else None
         outcome = "found" if receipt is not None else "sent"
         if receipt is None:
             receipt = channel.send(message)
     except SendError as exc:
-        _finish(ctx, row, payload, result, error=exc)
+        _finish(ctx, row, payload, result, error=exc, counted=counted)
         return
     _finish(ctx, row, payload, result, receipt=receipt, outcome=outcome)
 
 
 def _finish(ctx: Context, row: OutboxItem, payload: NotificationPayload, result: NotifyResult,
             *, receipt: str | None = None, outcome: str = "sent",
-            error: SendError | None = None) -> None:
+            error: SendError | None = None, counted: bool = False) -> None:
     now = ctx.clock()
+    attempts = row.attempts if counted else row.attempts + 1  # with this one
     facts = {"channel": payload.channel, "notification": payload.event}
     with ctx.store.unit_of_work() as uow:
         if error is None:
             uow.outbox.mark_done(row.id, (receipt or "")[:255] or None, now=now)
             _trail(uow, ctx, row, payload, LeadEvent.NOTIFIED, now, facts)
             result.sent += 1
-        elif isinstance(error, Permanent) or row.attempts + 1 >= MAX_ATTEMPTS:
-            uow.outbox.mark_failed(row.id, error.reason, None)
+        elif isinstance(error, Permanent) or attempts >= MAX_ATTEMPTS:
+            uow.outbox.mark_failed(row.id, error.reason, None, counted=counted)
             _trail(uow, ctx, row, payload, LeadEvent.NOTIFY_FAILED, now,
                    {**facts, "error": error.reason})
             result.failed += 1
             outcome = "failed"
         else:
             uow.outbox.mark_failed(row.id, error.reason,
-                                   now + _backoff(row.attempts, error.retry_after))
+                                   now + _backoff(row.attempts, error.retry_after),
+                                   counted=counted)
             result.retried += 1
             outcome = "uncertain" if isinstance(error, Uncertain) else "retry"
         uow.commit()
@@ -124,7 +139,7 @@ def _finish(ctx: Context, row: OutboxItem, payload: NotificationPayload, result:
     if error is not None:
         log.warning("notify.failed" if outcome == "failed" else "notify.retry",
                     crm=ctx.crm, lead=row.crm_id, channel=payload.channel,
-                    owner=payload.coordinator, error=error.reason, attempts=row.attempts + 1)
+                    owner=payload.coordinator, error=error.reason, attempts=attempts)
 
 
 def _trail(uow: UnitOfWork, ctx: Context, row: OutboxItem, payload: NotificationPayload,

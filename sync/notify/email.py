@@ -101,6 +101,8 @@ class EmailChannel:
                 with contextlib.suppress(OSError):
                     smtp.close()
 
+    can_look_up = False
+
     def already_sent(self, message: Message) -> str | None:
         return None  # SMTP cannot be asked
 

@@ -41,9 +41,10 @@ def deadline_text(due: datetime | None, timezone: str) -> str:
 
 
 def render(event: str, crm_id: str, rule: str | None, due: datetime | None, link: str,
-           timezone: str, ref: str) -> Rendered:
+           timezone: str, ref: str, ack: str | None = None) -> Rendered:
+    """`ack`: the acknowledgement link, when links are signed."""
     facts = {"what": WHAT[event], "crm_id": crm_id, "rule": rule, "link": link or "-",
-             "deadline": deadline_text(due, timezone), "ref": ref}
+             "deadline": deadline_text(due, timezone), "ref": ref, "ack": ack}
     subject = _env.get_template("subject.txt.j2").render(facts).strip()
     text = _env.get_template("message.txt.j2").render(facts).strip()
     return Rendered(subject, text)

@@ -48,6 +48,8 @@ class SlackChannel:
             raise Retriable(f"slack {status}", retry_after=wait)
         raise Permanent(f"slack {status}")
 
+    can_look_up = False
+
     def already_sent(self, message: Message) -> str | None:
         return None  # an incoming webhook cannot be asked
 

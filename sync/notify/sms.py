@@ -79,6 +79,8 @@ class SmsChannel:
             return Uncertain(f"twilio {status}{code}", retry_after=wait)
         return Permanent(f"twilio {status}{code}")
 
+    can_look_up = True
+
     def already_sent(self, message: Message) -> str | None:
         """The sid of a message to `message.to` since yesterday carrying `message.ref`."""
         since = datetime.now(UTC) - LOOKBACK

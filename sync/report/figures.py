@@ -101,7 +101,9 @@ def build_report(store: Store, config: Config, *, since: datetime, until: dateti
         responses = uow.report.response_times(since, until)
         skipped = uow.report.passed_over(since, until)
         needing = uow.report.needing_a_person(now)
+        pages = uow.report.pages(since, until)
         open_counts = uow.leads.open_counts()
+        intake = uow.intake.counts(since, until) if config.intake is not None else None
     leads, after_hours = _leads(lead_groups)
     sources: Counter[str | None] = Counter()
     for g in lead_groups:
@@ -145,6 +147,7 @@ def build_report(store: Store, config: Config, *, since: datetime, until: dateti
                                        ("met", "breached", "pending", "overridden")}}
                        for day in sorted(by_day)],
         "escalations": escalations,
+        "pages": pages,
         "after_hours": after_hours,
         "coordinators": [
             {"id": c.id, "assigned": per_coordinator[c.id]["assigned"],
@@ -168,4 +171,23 @@ def build_report(store: Store, config: Config, *, since: datetime, until: dateti
              "coordinator": row["owner"], "rule": row["rule"],
              "link": link(row["crm_id"]) if link else None}
             for row, (status, why) in ((row, _why(row)) for row in needing)],
+        **({} if intake is None else {"email_intake": email_intake(intake)}),
     }
+
+
+def email_intake(counts: dict[tuple[str, str], int]) -> dict[str, Any]:
+    """Messages of the window: made into leads (by format), waiting, sent to review (by
+    reason). Counts only: messages are never stored."""
+    review: Counter[str] = Counter()
+    by_format: Counter[str] = Counter()
+    waiting = 0
+    for (state, label), n in counts.items():
+        if state == "review":
+            review[label] += n
+        elif state == "intent":
+            waiting += n
+        else:
+            by_format[label] += n
+    return {"leads": sum(by_format.values()), "by_format": dict(sorted(by_format.items())),
+            "waiting": waiting, "review": sum(review.values()),
+            "review_reasons": dict(sorted(review.items()))}

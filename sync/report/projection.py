@@ -13,7 +13,8 @@ from state import LeadEventRecord, UnitOfWork
 from sync.lifecycle import LeadEvent
 from sync.subscribers import EventBus
 
-_ASSIGNING = (LeadEvent.ROUTED, LeadEvent.REASSIGNED, LeadEvent.ESCALATED_FINAL)
+_ASSIGNING = (LeadEvent.ROUTED, LeadEvent.REASSIGNED, LeadEvent.ESCALATED_FINAL,
+              LeadEvent.PASSED_ON, LeadEvent.PAGE_ESCALATED)
 _DECIDING = (*_ASSIGNING, LeadEvent.HELD, LeadEvent.UNROUTABLE)
 EVENTS = (*_DECIDING, LeadEvent.OWNER_WRITTEN, LeadEvent.CONTACTED, LeadEvent.BREACHED,
           LeadEvent.OVERRIDDEN)

@@ -76,6 +76,12 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         sources.add_row(s["source"] or "(none)", str(s["arrived"]),
                         _seconds(s["time_to_first_attempt_p50_seconds"]))
     console.print(sources)
+    intake = report.get("email_intake")
+    if intake is not None:  # [intake.email]: messages of the window, counts only
+        reasons = ", ".join(f"{n} {r}" for r, n in intake["review_reasons"].items())
+        console.print(f"Email intake: {intake['leads']} messages made leads, "
+                      f"{intake['waiting']} waiting, {intake['review']} sent to review"
+                      + (f" ({reasons})" if reasons else ""), highlight=False)
     needing = report["needs_person"]
     if not needing:
         console.print("Needs a person now: nobody.")

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from connectors.webhooks import (
     InboxEvent,
     WebhookAnswer,
+    WebhookBatch,
     WebhookEndpoint,
     WebhookRejected,
     WebhookRequest,
@@ -41,9 +42,10 @@ from state.errors import StoreError
 from sync.config.models import IPNetwork
 from sync.context import Context
 from sync.logs import get_logger
+from sync.service.ack import AckRoute
 from sync.service.boundary import ErrorBoundary
 from sync.service.dashboard import Dashboard
-from sync.service.health import StoreProbe, health
+from sync.service.health import StoreProbe, health, portals_health
 from sync.service.intake import EventBudget, ForwardedHeaders, parse_address, retry_after, within
 from sync.service.metrics import CONTENT_TYPE, Metrics
 from sync.service.protocol import CLIENT_CERT
@@ -53,6 +55,16 @@ from sync.service.worker import Worker
 
 log = get_logger("leadrouter.http")
 _LENGTH = re.compile(r"[0-9]{1,18}")  # explicit range: ASCII digits only
+
+
+@dataclass(frozen=True)
+class PortalWebhooks:
+    """One portal's webhook source, where its events are stored, and whom to wake."""
+
+    portal: str
+    source: WebhookSource
+    inbox: Store
+    wake: Callable[[], None]
 
 
 @dataclass
@@ -75,10 +87,22 @@ class Runtime:
     log_limit: LineLimiter = field(default_factory=lambda: LineLimiter(REQUEST_LINES))
     # the dashboard's Basic-auth password; "" = loopback clients only (`access.py`)
     dashboard_password: str = field(default="", repr=False)
+    # with several portals: each portal's webhook source ((): `sources`, for `ctx`'s portal)
+    targets: tuple[PortalWebhooks, ...] = ()
+    # with several portals: each portal's context and worker, for /healthz
+    lanes: tuple[tuple[Context, Worker], ...] = ()
 
     def source(self, name: str) -> WebhookSource | None:
         """The configured source behind an endpoint; None when its webhooks are off."""
         return next((s for s in self.sources if s.endpoint.source == name), None)
+
+    def targets_for(self, name: str) -> list[PortalWebhooks]:
+        """Every portal's configured source behind an endpoint; [] when webhooks are off."""
+        if self.targets:
+            return [t for t in self.targets if t.source.endpoint.source == name]
+        return [PortalWebhooks(self.ctx.store.portal, s, self.inbox or self.ctx.store,
+                               self.ctx.wake)
+                for s in self.sources if s.endpoint.source == name]
 
 
 class TooLarge(Exception):
@@ -140,7 +164,7 @@ def signed_uri(request: Request, public_url: str) -> str:
     return f"{public_url}{request.url.path}{query}"
 
 
-def _limited_log(rt: Runtime, level: str, event: str, **fields: Any) -> None:
+def limited_log(rt: Runtime, level: str, event: str, **fields: Any) -> None:
     """One request's log line, unless this kind (event, source, outcome) already had its
     lines this minute; `count` then tells how many the next line stands for."""
     count = rt.log_limit.admit((event, str(fields.get("source")), str(fields.get("outcome"))))
@@ -160,7 +184,7 @@ def _reject(rt: Runtime, endpoint: WebhookEndpoint, exc: WebhookRejected,
             started: float) -> Response:
     source = endpoint.source
     rt.metrics.webhooks.labels(source, exc.outcome).inc()
-    _limited_log(rt, "warning", "webhook.rejected", source=source, outcome=exc.outcome,
+    limited_log(rt, "warning", "webhook.rejected", source=source, outcome=exc.outcome,
                  http_status=exc.status, reason=str(exc),
                  duration_ms=round((time.monotonic() - started) * 1000, 1))
     if exc.status == 404:  # the same answer as a path that does not exist: nothing revealed
@@ -168,12 +192,48 @@ def _reject(rt: Runtime, endpoint: WebhookEndpoint, exc: WebhookRejected,
     return _answer(endpoint.refusal(str(exc)), exc.status, exc.headers)
 
 
-async def _store(rt: Runtime, source: str, events: list[InboxEvent]) -> tuple[int, int]:
+async def _store(rt: Runtime, source: str, inbox: Store, events: list[InboxEvent]
+                 ) -> tuple[int, int]:
     now = rt.ctx.clock()
-    new, dupes = await run_in_threadpool(persist, rt.inbox or rt.ctx.store, events, now)
+    new, dupes = await run_in_threadpool(persist, inbox, events, now)
     rt.metrics.webhook_events.labels(source, "new").inc(new)
     rt.metrics.webhook_events.labels(source, "duplicate").inc(dupes)
     return new, dupes
+
+
+def _admitted(targets: list[PortalWebhooks], head: WebhookRequest) -> list[PortalWebhooks]:
+    """The portals whose checks before the body pass (a path secret is per portal)."""
+    admitted: list[PortalWebhooks] = []
+    refusal: WebhookRejected | None = None
+    for target in targets:
+        try:
+            target.source.admit(head)
+            admitted.append(target)
+        except WebhookRejected as exc:
+            refusal = refusal or exc
+    if not admitted:
+        assert refusal is not None
+        raise refusal
+    return admitted
+
+
+def _read(targets: list[PortalWebhooks], head: WebhookRequest, body: bytes
+          ) -> list[tuple[PortalWebhooks, WebhookBatch]]:
+    """Each portal's events of one request: a source takes its own account's events (HubSpot
+    `portalId`) or refuses another account's message (Salesforce `OrganizationId`)."""
+    read: list[tuple[PortalWebhooks, WebhookBatch]] = []
+    refusal: WebhookRejected | None = None
+    for target in targets:
+        try:
+            read.append((target, target.source.read(head, body)))
+        except WebhookRejected as exc:
+            if exc.outcome not in ("wrong_org", "unknown_portal"):
+                raise  # a bad signature or body is bad for every portal
+            refusal = refusal or exc
+    if not read:
+        assert refusal is not None
+        raise refusal
+    return read
 
 
 def _request(rt: Runtime, request: Request) -> WebhookRequest:
@@ -190,30 +250,41 @@ async def receive_webhook(request: Request, endpoint: WebhookEndpoint) -> Respon
     started = time.monotonic()
     try:
         check_source(rt, request)
-        source = rt.source(name)
-        if source is None:
+        targets = rt.targets_for(name)
+        if not targets:
             raise WebhookRejected(404, "disabled", endpoint.disabled)
         head = _request(rt, request)
-        source.admit(head)
+        targets = _admitted(targets, head)
         body = await read_body(request, rt.max_bytes)
-        batch = source.read(head, body)
+        read = _read(targets, head, body)
+        source, batch = read[0][0].source, read[0][1]
         if batch.invalid:
             rt.metrics.webhook_events.labels(name, "invalid_id").inc(batch.invalid)
-        events = list(batch.events)
+        events = [event for _, portal_batch in read for event in portal_batch.events]
+        unclaimed = len(batch.events) + batch.foreign - len(events)
+        if unclaimed:  # events of an account no portal is
+            rt.metrics.webhook_events.labels(name, "unknown_portal").inc(unclaimed)
+            if not events:
+                raise WebhookRejected(403, "unknown_portal", "no configured portal is the "
+                                      "account these events are for")
         charge(rt, name, len(events))
-        new, dupes = await _store(rt, name, events)
+        new = dupes = 0
+        for target, portal_batch in read:
+            if portal_batch.events:
+                stored, again = await _store(rt, name, target.inbox, list(portal_batch.events))
+                new, dupes = new + stored, dupes + again
+                if stored:
+                    target.wake()  # that portal's worker drains its inbox now
     except WebhookRejected as exc:
         if exc.outcome == "bad_id":  # every record id invalid: counted like dropped ones
             rt.metrics.webhook_events.labels(name, "invalid_id").inc(exc.count)
         return _reject(rt, endpoint, exc, started)
     except StoreError as exc:  # no 2xx: the sender delivers again later, nothing is lost
         rt.metrics.webhooks.labels(name, "store_error").inc()
-        _limited_log(rt, "error", "webhook.failed", source=name, error=str(exc),
+        limited_log(rt, "error", "webhook.failed", source=name, error=str(exc),
                      http_status=503)
         return _answer(endpoint.refusal("state store unavailable"), 503)
     rt.metrics.webhooks.labels(name, "accepted").inc()
-    if new:
-        rt.ctx.wake()  # the worker drains the inbox now, not at the next poll
     skipped = {} if batch.ignored is None else {"skipped": batch.ignored}
     log.info("webhook.accepted", source=name, count=len(events), created=new, **skipped,
              duration_ms=round((time.monotonic() - started) * 1000, 1))
@@ -228,6 +299,9 @@ def webhook_handler(endpoint: WebhookEndpoint) -> Callable[[Request], Awaitable[
 
 async def healthz(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
+    if len(rt.lanes) > 1:
+        ok, body = await run_in_threadpool(portals_health, rt.lanes, rt.probe)
+        return JSONResponse(body, status_code=200 if ok else 503)
     ok, body = await run_in_threadpool(health, rt.ctx, rt.worker, rt.probe)
     return JSONResponse(body, status_code=200 if ok else 503)
 
@@ -247,6 +321,7 @@ def create_app(runtime: Runtime, trusted_proxies: tuple[IPNetwork, ...] = ()) ->
     dashboard = Dashboard(runtime.ctx, runtime.dashboard_password)
     app = Starlette(routes=[
         *webhooks,
+        *AckRoute(runtime).routes(),  # `/ack/{token}`: the signed token is the credential
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *dashboard.routes(),  # `/`, `/api/*`, `/static/*`, behind the dashboard's access rule

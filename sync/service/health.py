@@ -71,3 +71,16 @@ def health(ctx: Context, worker: Worker, probe: StoreProbe | None = None
         "crm_auth_failed": auth_failed,
     }
     return ok, body
+
+
+def portals_health(lanes: tuple[tuple[Context, Worker], ...], probe: StoreProbe | None = None
+                   ) -> tuple[bool, dict[str, Any]]:
+    """Several portals: healthy when every portal is; each portal's figures under its id."""
+    probe = probe or StoreProbe(every=0)
+    results = {ctx.store.portal: health(ctx, worker, probe) for ctx, worker in lanes}
+    ok = all(healthy for healthy, _ in results.values())
+    first = next(iter(results.values()))[1]
+    starting = all(body["status"] in ("ok", "starting") for _, body in results.values())
+    return ok, {"status": "ok" if ok else ("starting" if starting else "unhealthy"),
+                "store": first["store"],
+                "portals": {portal: body for portal, (_, body) in results.items()}}

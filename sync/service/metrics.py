@@ -8,7 +8,8 @@ to the process and carry none."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -86,11 +87,30 @@ class OpenLeadsCollector(Collector):
         yield gauge
 
 
+class _Together(Collector):
+    """One family from several portals' collectors: each family once in the exposition."""
+
+    def __init__(self, members: Callable[[], list[Collector]]) -> None:
+        self.members = members
+
+    def collect(self) -> Iterator[Any]:
+        merged: dict[str, Any] = {}
+        for member in self.members():
+            for family in member.collect():
+                if family.name in merged:
+                    merged[family.name].samples.extend(family.samples)
+                else:
+                    merged[family.name] = family
+        yield from merged.values()
+
+
 class Metrics:
     def __init__(self, crm: str, portal: str = DEFAULT_PORTAL) -> None:
         self.crm = crm
         self.portal = portal
         self.registry = CollectorRegistry(auto_describe=True)
+        # scrape-time collectors of every portal (shared by `for_portal` views)
+        self._attached: list[tuple[Collector, Collector]] = []
         r = self.registry
         self.leads_seen = Counter("leadrouter_leads_seen", "New leads recorded (poll or "
                                   "webhook)", ["crm", "portal"], registry=r)
@@ -158,8 +178,22 @@ class Metrics:
                                      ["crm", "portal", "channel", "outcome"], registry=r)
 
     def attach(self, store: Store, connector: Any, coordinators: list[str]) -> None:
-        self.registry.register(CrmCallCollector(connector, self.crm, self.portal))
-        self.registry.register(OpenLeadsCollector(store, coordinators))
+        """Scrape-time figures of this portal (once per portal: families are shared)."""
+        calls = CrmCallCollector(connector, self.crm, self.portal)
+        leads = OpenLeadsCollector(store, coordinators)
+        if not self._attached:  # shared with every `for_portal` view
+            self.registry.register(_Together(self._portals_of(0)))
+            self.registry.register(_Together(self._portals_of(1)))
+        self._attached.append((calls, leads))
+
+    def _portals_of(self, index: int) -> Callable[[], list[Collector]]:
+        return lambda: [pair[index] for pair in self._attached]
+
+    def for_portal(self, crm: str, portal: str) -> Metrics:
+        """The same registry and families, labelled for another portal of this process."""
+        view = copy.copy(self)
+        view.crm, view.portal = crm, portal
+        return view
 
     def ingest(self, result: IngestResult) -> None:
         self.leads_seen.labels(self.crm, self.portal).inc(result.new)

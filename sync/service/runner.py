@@ -13,6 +13,7 @@ per-kind limiter (`serverlog.py`), and optional TLS with client certificates.
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import signal
@@ -20,7 +21,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -37,7 +39,7 @@ from sync.context import Context, StartupError, build_context, utc_now
 from sync.logs import get_logger
 from sync.service import serverlog
 from sync.service.access import dashboard_password
-from sync.service.app import Runtime, create_app
+from sync.service.app import PortalWebhooks, Runtime, create_app
 from sync.service.intake import EventBudget
 from sync.service.metrics import Metrics
 from sync.service.protocol import HttpLimits, guarded_protocol
@@ -143,10 +145,26 @@ def webhook_store(url: str) -> Store:
     return store
 
 
+@dataclass
+class Lane:
+    """One portal in this process: its context (store handle, connector, rate limiter,
+    credentials) and its worker, which runs that portal's steps only."""
+
+    ctx: Context
+    worker: Worker
+    source: WebhookSource | None = None
+
+
 class Service:
     def __init__(self, config: Config, *, environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], datetime] = utc_now, **connector_options: Any) -> None:
+                 clock: Callable[[], datetime] = utc_now,
+                 portals: Sequence[Config] = (), **connector_options: Any) -> None:
+        """`portals`: every portal's config when there are several (`config` is the first;
+        they share `[service]`)."""
         self.config = config
+        self.portals = list(portals) or [config]
+        self.lanes: list[Lane] = []
+        self._contexts: list[Context] = []
         self.environ = os.environ if environ is None else environ
         self.clock = clock
         self.connector_options = connector_options
@@ -173,12 +191,16 @@ class Service:
                                                      self.environ)
         sock = _bind(service.listen_host, service.listen_port)
         try:
-            ctx = build_context(config, environ=self.environ, clock=self.clock,
-                                **self.connector_options)
+            for portal in self.portals:  # the first one's store is every portal's engine
+                shared = self._contexts[0].store if self._contexts else None
+                self._contexts.append(build_context(
+                    portal, environ=self.environ, clock=self.clock, shared=shared,
+                    portals=len(self.portals), **self.connector_options))
         except BaseException:
             sock.close()
+            self._close_contexts()
             raise
-        self.ctx = ctx
+        ctx = self.ctx = self._contexts[0]
         try:
             self._start(ctx, sock)
         except BaseException:
@@ -187,23 +209,37 @@ class Service:
         return self
 
     def _start(self, ctx: Context, sock: socket.socket) -> None:
-        config, service = self.config, self.config.service
+        service = self.config.service
         self.metrics = Metrics(ctx.crm, ctx.store.portal)
-        self.metrics.attach(ctx.store, ctx.connector, list(config.rulebook.coordinators))
-        self.worker = Worker(ctx, self.metrics)
-        worker = self.worker
-        ctx.wake = lambda: worker.request(Job.INBOX)
         self.inbox = webhook_store(service.state_url)
-        source = self._webhook_source(ctx)
-        client_ca = source.client_ca if source is not None else ""
+        for each in self._contexts:
+            metrics = self.metrics.for_portal(each.crm, each.store.portal)
+            metrics.attach(each.store, each.connector, list(each.config.rulebook.coordinators))
+            lane = Lane(each, Worker(each, metrics), self._webhook_source(each))
+            each.wake = functools.partial(lane.worker.request, Job.INBOX)
+            self.lanes.append(lane)
+        worker = self.worker = self.lanes[0].worker
+        sources = tuple(lane.source for lane in self.lanes if lane.source is not None)
+        client_cas = {source.client_ca for source in sources if source.client_ca}
+        if len(client_cas) > 1:
+            raise StartupError("the portals name different client-certificate CAs; one "
+                               f"server verifies one ({tls_files()})")
+        client_ca = next(iter(client_cas), "")
         tls = tls_context(service.tls_cert, service.tls_key, client_ca) \
             if service.tls_cert else None
+        inbox = self.inbox
+        targets = tuple(PortalWebhooks(lane.ctx.store.portal, lane.source,
+                                       inbox.for_portal(lane.ctx.store.portal),
+                                       lane.ctx.wake)
+                        for lane in self.lanes if lane.source is not None)
         runtime = Runtime(ctx, self.metrics, worker, service.public_url,
                           service.webhook_max_bytes, self.inbox,
                           budget=EventBudget(service.webhook_rate),
                           allow=service.webhook_allow,
-                          sources=(source,) if source is not None else (),
-                          dashboard_password=self.dashboard_password)
+                          sources=sources,
+                          dashboard_password=self.dashboard_password,
+                          targets=targets if len(self.lanes) > 1 else (),
+                          lanes=tuple((lane.ctx, lane.worker) for lane in self.lanes))
         host, port = sock.getsockname()[:2]
         scheme = "https" if tls else "http"
         self.listen = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
@@ -232,8 +268,10 @@ class Service:
                 raise StartupError(f"the HTTP server did not start on {self.listen}")
             time.sleep(0.02)
         sock.listen(LISTEN_QUEUE)  # uvicorn set the queue to ACCEPT_BURST: widen it again
-        worker.start()
-        self.scheduler = self._schedule(worker)
+        self.scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
+        for lane in self.lanes:
+            lane.worker.start()
+            self._schedule(self.scheduler, lane.worker, lane.ctx.store.portal)
         self.scheduler.start()
         self._announce(runtime)
 
@@ -247,39 +285,44 @@ class Service:
         except WebhookSetupError as exc:
             raise StartupError(str(exc)) from None
 
-    def _schedule(self, worker: Worker) -> BackgroundScheduler:
+    def _schedule(self, scheduler: BackgroundScheduler, worker: Worker, portal: str) -> None:
+        """One portal's jobs; they only wake that portal's worker."""
         service = self.config.service
-        scheduler = BackgroundScheduler(timezone=UTC, daemon=True)
         now = datetime.now(UTC)
-        jobs = (
+        jobs: tuple[tuple[Job, timedelta, datetime | None], ...] = (
             (Job.POLL, service.poll_interval, now),
             (Job.APPLY, service.apply_interval, None),
             (Job.SLA, service.escalation_interval, now),
             (Job.RELEASE, service.escalation_interval, None),
             (Job.AVAILABILITY, service.availability_interval, now),
         )
+        intake = worker.ctx.config.intake
+        if intake is not None:  # this portal's mailbox, on its own interval
+            jobs = (*jobs, (Job.INTAKE, intake.poll_interval, now))
         for job, every, first in jobs:
             seconds = _seconds(every)
             # the job only enqueues a request for the worker; a late one still counts
             # (coalesced into one run), one older than an interval is simply skipped
             options: dict[str, Any] = {"next_run_time": first} if first else {}
-            scheduler.add_job(worker.request, "interval", args=[job], id=job.value,
-                              name=f"trigger {job.value}", seconds=seconds,
+            scheduler.add_job(worker.request, "interval", args=[job], id=f"{portal}:{job}",
+                              name=f"trigger {job.value} ({portal})", seconds=seconds,
                               max_instances=1, coalesce=True,
                               misfire_grace_time=max(1, int(seconds)), replace_existing=True,
                               **options)
-        return scheduler
 
     def _announce(self, runtime: Runtime) -> None:
         assert self.ctx is not None and self.limits is not None
         ctx, service, limits = self.ctx, self.config.service, self.limits
         # a path secret is announced as `{secret}`, never the secret itself
-        webhooks = [f"{self.listen}{source.path}" for source in runtime.sources]
+        webhooks = list(dict.fromkeys(f"{self.listen}{source.path}"
+                                      for source in runtime.sources))  # portals share paths
         log.info("service.started", crm_kind=ctx.crm, url=api_url(ctx.connector),
                  state=ctx.store.url,
                  owners=len(ctx.directory.owner_of),
                  unusable=dict(ctx.directory.unusable) or None, listen=self.listen,
                  webhooks=webhooks or "off (polling only)",
+                 portals=[lane.ctx.store.portal for lane in self.lanes]
+                 if len(self.lanes) > 1 else None,
                  public_url=service.public_url or None,
                  intervals={"poll_s": _seconds(service.poll_interval),
                             "apply_s": _seconds(service.apply_interval),
@@ -314,8 +357,11 @@ class Service:
         if self.server is not None:
             self.server.should_exit = True
         finished = True
-        if self.worker is not None:
-            finished = self.worker.stop(max(0.5, deadline - time.monotonic() - 0.5))
+        for lane in self.lanes:  # all asked first: they finish their steps side by side
+            lane.worker.ask_stop()
+        for lane in self.lanes:
+            finished = lane.worker.stop(max(0.5, deadline - time.monotonic() - 0.5)) \
+                and finished
         if self._server_thread is not None:
             self._server_thread.join(max(0.1, deadline - time.monotonic()))
         if self.inbox is not None:
@@ -324,21 +370,27 @@ class Service:
         if self._undo_log is not None:
             self._undo_log()
             self._undo_log = None
-        ctx, self.ctx = self.ctx, None
-        if ctx is not None:
-            if finished:
-                ctx.close()
-            else:  # the in-flight step is abandoned: its outbox rows are retried next start
-                log.warning("service.abandoned", reason="the step in flight did not finish "
-                            "in time; it resumes at the next start")
+        self.ctx = None
+        if finished:
+            self._close_contexts()
+        elif self._contexts:  # the in-flight step is abandoned: its outbox rows are retried
+            log.warning("service.abandoned", reason="the step in flight did not finish "
+                        "in time; it resumes at the next start")
         if not quiet:
             log.info("service.stopped", outcome="clean" if finished else "abandoned")
         return finished
 
 
-def run_service(config: Config) -> int:
+    def _close_contexts(self) -> None:
+        """The portals sharing the first one's engine, then the first (it owns it)."""
+        contexts, self._contexts = self._contexts, []
+        for ctx in reversed(contexts):
+            ctx.close()
+
+
+def run_service(config: Config, portals: Sequence[Config] = ()) -> int:
     """The `leadrouter run` command body: start, wait for a signal, stop. Exit code."""
-    service = Service(config)
+    service = Service(config, portals=portals)
     signals = {signal.SIGTERM: signal.getsignal(signal.SIGTERM),
                signal.SIGINT: signal.getsignal(signal.SIGINT)}
 

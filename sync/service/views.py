@@ -124,6 +124,7 @@ def page_view(report: dict[str, Any]) -> dict[str, Any]:
         "owner_n": report["time_to_owner_seconds"]["n"],
         "attempt_n": report["time_to_first_attempt_seconds"]["n"],
         "escalations": report["escalations"],
+        "pages": report["pages"],
         "after_hours": report["after_hours"],
         "needing": [{**row, "since_shown": shown_time(row["since"])} for row in needing],
         "needing_counts": counts,

@@ -77,11 +77,15 @@ class Worker:
             self._pending.add(Job(job))
             self._cond.notify()
 
-    def stop(self, timeout: float) -> bool:
-        """Stop after the step in flight; True when the worker ended within `timeout`."""
+    def ask_stop(self) -> None:
+        """Stop after the step in flight, without waiting (`stop` waits)."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+
+    def stop(self, timeout: float) -> bool:
+        """Stop after the step in flight; True when the worker ended within `timeout`."""
+        self.ask_stop()
         if self._thread.is_alive():
             self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -177,6 +181,7 @@ class Worker:
         if not busy and outcome == "ok":
             return
         log.info("job.done", job=",".join(sorted(jobs)), outcome=outcome, crm=self.ctx.crm,
+                 portal=self.ctx.store.portal,
                  duration_ms=round((time.monotonic() - started) * 1000),
                  count=t.ingest.new, skipped=t.ingest.skipped, routed=t.routing.routed,
                  held=t.routing.held, unroutable=t.routing.unroutable,

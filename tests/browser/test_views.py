@@ -19,6 +19,7 @@ def report(**extra: Any) -> dict[str, Any]:
         "time_to_owner_bands": bands, "time_to_first_attempt_bands": bands,
         "sla": {"met": 0, "breached": 0, "pending": 0, "overridden": 0}, "sla_by_day": [],
         "escalations": {"reassigned": 0, "final": 0},
+        "pages": {"sent": 0, "acknowledged": 0, "passed_on": 0, "escalated": 0},
         "after_hours": {"arrived": 0, "held": 0, "on_call": 0},
         "coordinators": [{"id": "maria", "assigned": 0, "open": 0, "met": 0, "breached": 0,
                           "response_p50_seconds": None, "capacity": None,

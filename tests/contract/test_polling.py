@@ -60,7 +60,8 @@ def test_the_next_poll_rereads_only_the_overlap_and_finds_newer_records(crm: Crm
 
     again, cursor2, _ = _drain(crm, cursor, 500)
     assert {lead.crm_id for lead in again} <= set(recent)  # the overlap, nothing older
-    assert cursor2 == cursor
+    # a drained poll moves the cursor up to when it began, past what it handled
+    assert cursor2 is not None and cursor is not None and cursor2 >= cursor
 
     later = crm.create_now()
     newest, cursor3, _ = _drain(crm, cursor2, 500)

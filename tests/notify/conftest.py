@@ -45,6 +45,17 @@ def twilio() -> Iterator[TwilioEmulator]:
         yield emulator
 
 
+def sms_table(twilio: TwilioEmulator) -> str:
+    return f"""
+[notifications.sms]
+account_sid_env = "TWILIO_ACCOUNT_SID"
+auth_token_env = "TWILIO_AUTH_TOKEN"
+from = "+15555550100"
+api_base = "{twilio.base_url}"
+ca_bundle = "{twilio.ca_bundle}"
+"""
+
+
 def notifications_text(smtp: SmtpSink, slack: SlackReceiver, twilio: TwilioEmulator,
                        channels: tuple[str, ...]) -> str:
     return f"""
@@ -63,14 +74,7 @@ ca_bundle = "{smtp.ca_bundle}"
 [notifications.slack]
 webhook_url_env = "SLACK_WEBHOOK_URL"
 ca_bundle = "{slack.ca_bundle}"
-
-[notifications.sms]
-account_sid_env = "TWILIO_ACCOUNT_SID"
-auth_token_env = "TWILIO_AUTH_TOKEN"
-from = "+15555550100"
-api_base = "{twilio.base_url}"
-ca_bundle = "{twilio.ca_bundle}"
-""" if channels else ""
+{sms_table(twilio)}""" if channels else ""
 
 
 def with_contacts(text: str, channels: tuple[str, ...]) -> str:

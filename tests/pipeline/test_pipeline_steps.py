@@ -57,7 +57,8 @@ def test_sync_once_and_a_worker_run_take_the_same_steps(
     assert (scheduled.routing.routed, scheduled.apply.tasks_created) == (2, 2)
     # each job runs its part of that same list, in the same order
     assert worker.run({Job.INBOX}).ran == ["inbox", "route", "apply", "notify"]
-    assert worker.run({Job.SLA, Job.APPLY}).ran == ["apply", "notify", "attempts", "escalate"]
+    assert worker.run({Job.SLA, Job.APPLY}).ran == ["apply", "notify", "attempts", "pages",
+                                                   "escalate"]
     assert worker.run({Job.RELEASE}).ran == DRAIN
 
 
@@ -80,7 +81,7 @@ def test_sync_once_drains_what_escalation_moved_and_the_worker_schedules_it(
     time.sleep(2.1)
     worker = Worker(ctx, Metrics(ctx.crm))
     sla_run = worker.run({Job.SLA})
-    assert sla_run.ran == ["attempts", "escalate"] and sla_run.sla.breached == 2
+    assert sla_run.ran == ["attempts", "pages", "escalate"] and sla_run.sla.breached == 2
     assert not worker.idle()  # the drain is the worker's next run
     follow = worker.run({Job.RELEASE})
     assert follow.ran == DRAIN and follow.apply.owners_written == 2
@@ -103,7 +104,8 @@ def test_an_auth_error_skips_only_the_crm_steps_in_both_runners(
         scheduled = worker.run(set(Job))
         assert scheduled.failed_steps == ["poll"]
         assert isinstance(scheduled.auth_error, AuthError)
-        assert scheduled.ran == ["poll", *STORE_STEPS]
+        # intake runs first and, with no mailbox configured, has nothing to do
+        assert scheduled.ran == ["intake", "poll", *STORE_STEPS]
         # the store-only steps after the failure did their work; no CRM step ran
         assert scheduled.released == 1 and scheduled.routing.routed == 1
         assert owner_of(box, cid) is None

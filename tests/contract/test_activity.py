@@ -1,0 +1,58 @@
+"""Contact attempts by activity: what changed since the last scan, at a cost that does not
+grow with the number of open leads."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from connectors.base import AttemptQuery, OwnerWrite, TaskRequest, attempts_since
+from tests.contract.adapters import Crm
+
+
+def test_activity_since_the_last_scan_shows_the_same_signals_as_a_read(crm: Crm) -> None:
+    ids = crm.seed(7, rng_seed=41)
+    called, moved, done, idle, early, reassigned, quiet = ids
+    owner = crm.people[0]
+    connector = crm.connector()
+    crm.log_call(early, owner)  # before the assignment: not an attempt on our clock
+    time.sleep(0.05)
+    assigned_at = datetime.now(UTC)
+    connector.write_owners([OwnerWrite(i, owner, frozenset({None, crm.placeholder}))
+                            for i in ids])
+    due = assigned_at + timedelta(minutes=5)
+    tasks = {r.key.split("/")[1]: r.task_id for r in connector.create_tasks(
+        [TaskRequest(f"lead/{i}/v1/task", i, owner, "Call", due, "MEDIUM") for i in ids],
+        check_existing=False)}
+    queries = [AttemptQuery(i, assigned_at, owner, tasks[i]) for i in ids]
+
+    first = attempts_since(connector, queries, None)
+    assert first is not None and first.complete
+    assert [s.crm_id for s in first.states] == []  # our own writes are not activity
+
+    time.sleep(0.01)
+    crm.log_call(called, owner)
+    can_move = crm.kind != "salesforce" or getattr(crm, "sobject", "Lead") == "Lead"
+    if can_move:
+        crm.move_status(moved)
+    task_id = tasks[done]
+    assert task_id is not None
+    crm.complete_task(task_id)
+    crm.set_owner_by_hand(reassigned, crm.people[2])
+
+    before = crm.server_calls()
+    scan = attempts_since(connector, queries, first.watermark)
+    assert crm.server_calls() - before <= 2  # searches (or one Composite), not reads
+    assert scan is not None and scan.complete and scan.watermark >= first.watermark
+    states = {s.crm_id: s for s in scan.states}
+    assert states[called].signal in crm.attempt_signals
+    attempted = states[called].attempted_at
+    assert attempted is not None and attempted >= assigned_at
+    if can_move:
+        assert states[moved].signal == crm.status_signal
+    assert states[done].signal == "task_done"
+    assert states[reassigned].attempted_at is None
+    assert states[reassigned].owner_id == crm.people[2]  # a person's reassignment shows
+    # leads with nothing new are left out: the caller keeps what it knew
+    assert not {idle, early, quiet} & set(states)
+    connector.close()

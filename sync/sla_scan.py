@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from connectors.base import AttemptQuery, AttemptState, attempts_since, batch_size
@@ -11,11 +11,10 @@ from routing import escalate
 from routing.models import RosterState
 from state import LeadRecord, LeadStatus, StoreUnavailable, UnitOfWork
 from sync.apply import mark_overridden
-from sync.availability import away_now
 from sync.context import Context
 from sync.lifecycle import LeadEvent, transition
 from sync.logs import get_logger
-from sync.route import lead_for, record_assignment, set_aside
+from sync.route import assign_decided, in_batches, lead_for, set_aside
 
 log = get_logger("leadrouter.sla")
 BATCH = 100
@@ -146,23 +145,14 @@ def escalate_breached(ctx: Context) -> SlaResult:
     `max_reassignments`; after that, to the final owner."""
     result = SlaResult()
     limit = ctx.config.escalation.max_reassignments
-    while True:
-        now = ctx.clock()
-        with ctx.store.unit_of_work() as uow:
-            rows = uow.leads.due_for_sla(now, limit=BATCH, lock=True)
-            if not rows:
-                break
-            roster: RosterState = uow.pointers.load_roster(away_now(uow, ctx, now))
-            for row in rows:
-                try:
-                    with uow.savepoint():
-                        roster = _escalate_one(uow, ctx, row, roster, now, limit, result)
-                except StoreUnavailable:
-                    raise
-                except Exception as exc:
-                    set_aside(uow, ctx, row.crm_id, f"escalation failed ({type(exc).__name__})",
-                              now)
-            uow.commit()
+
+    def failed(uow: UnitOfWork, row: LeadRecord, exc: Exception, now: datetime) -> None:
+        set_aside(uow, ctx, row.crm_id, f"escalation failed ({type(exc).__name__})", now)
+
+    in_batches(ctx, lambda uow, now: uow.leads.due_for_sla(now, limit=BATCH, lock=True),
+               lambda uow, row, roster, now: _escalate_one(uow, ctx, row, roster, now, limit,
+                                                           result),
+               failed)
     return result
 
 
@@ -182,13 +172,7 @@ def _escalate_one(uow: UnitOfWork, ctx: Context, row: LeadRecord, roster: Roster
         transition(uow, ctx, row.crm_id, LeadEvent.ESCALATION_FAILED, now,
                    facts={"reason": "no usable final owner"})
         return roster
-    assert decision.owner is not None
-    if decision.pointer is not None:
-        uow.pointers.save_pointer(decision.pointer)
-    record_assignment(uow, ctx, row, decision, decision.owner, now,
-                      event=LeadEvent.ESCALATED_FINAL if final else LeadEvent.REASSIGNED)
-    counts = dict(roster.open_counts)
-    counts[decision.owner] = counts.get(decision.owner, 0) + 1
     result.escalated += int(final)
     result.reassigned += int(not final)
-    return replace(roster, open_counts=counts)
+    return assign_decided(uow, ctx, row, decision, roster, now,
+                          event=LeadEvent.ESCALATED_FINAL if final else LeadEvent.REASSIGNED)

@@ -4,10 +4,10 @@ grow with the number of open leads."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 
-from connectors.base import AttemptQuery, OwnerWrite, TaskRequest, attempts_since
+from connectors.base import AttemptQuery, attempts_since
 from tests.contract.adapters import Crm
+from tests.contract.assigned import assign_with_tasks
 
 
 def test_activity_since_the_last_scan_shows_the_same_signals_as_a_read(crm: Crm) -> None:
@@ -15,15 +15,7 @@ def test_activity_since_the_last_scan_shows_the_same_signals_as_a_read(crm: Crm)
     called, moved, done, idle, early, reassigned, quiet = ids
     owner = crm.people[0]
     connector = crm.connector()
-    crm.log_call(early, owner)  # before the assignment: not an attempt on our clock
-    time.sleep(0.05)
-    assigned_at = datetime.now(UTC)
-    connector.write_owners([OwnerWrite(i, owner, frozenset({None, crm.placeholder}))
-                            for i in ids])
-    due = assigned_at + timedelta(minutes=5)
-    tasks = {r.key.split("/")[1]: r.task_id for r in connector.create_tasks(
-        [TaskRequest(f"lead/{i}/v1/task", i, owner, "Call", due, "MEDIUM") for i in ids],
-        check_existing=False)}
+    assigned_at, tasks = assign_with_tasks(crm, connector, ids, owner, early)
     queries = [AttemptQuery(i, assigned_at, owner, tasks[i]) for i in ids]
 
     first = attempts_since(connector, queries, None)

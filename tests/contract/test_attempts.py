@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 
-from connectors.base import AttemptQuery, OwnerWrite, TaskRequest
+from connectors.base import AttemptQuery
 from tests.contract.adapters import Crm
+from tests.contract.assigned import assign_with_tasks
 
 
 def test_attempt_signals_after_assignment_only(crm: Crm) -> None:
@@ -14,15 +14,7 @@ def test_attempt_signals_after_assignment_only(crm: Crm) -> None:
     called, moved, done, idle, early, reassigned = ids
     owner = crm.people[0]
     connector = crm.connector()
-    crm.log_call(early, owner)  # before the assignment: not an attempt on our clock
-    time.sleep(0.05)
-    assigned_at = datetime.now(UTC)
-    connector.write_owners([OwnerWrite(i, owner, frozenset({None, crm.placeholder}))
-                            for i in ids])
-    due = assigned_at + timedelta(minutes=5)
-    tasks = {r.key.split("/")[1]: r.task_id for r in connector.create_tasks(
-        [TaskRequest(f"lead/{i}/v1/task", i, owner, "Call", due, "MEDIUM") for i in ids],
-        check_existing=False)}
+    assigned_at, tasks = assign_with_tasks(crm, connector, ids, owner, early)
     time.sleep(0.01)
     crm.log_call(called, owner)
     can_move = crm.kind != "salesforce" or getattr(crm, "sobject", "Lead") == "Lead"

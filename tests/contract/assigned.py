@@ -1,0 +1,25 @@
+"""Leads assigned to one owner with their routing tasks, after a call logged too early."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from connectors.base import Connector, OwnerWrite, TaskRequest
+from tests.contract.adapters import Crm
+
+
+def assign_with_tasks(crm: Crm, connector: Connector, ids: list[str], owner: str,
+                      early: str) -> tuple[datetime, dict[str, str | None]]:
+    """`early` gets a call before the assignment (not an attempt on our clock); then every
+    lead is written to `owner` with a task due in 5 min. The assignment time and task ids."""
+    crm.log_call(early, owner)
+    time.sleep(0.05)
+    assigned_at = datetime.now(UTC)
+    connector.write_owners([OwnerWrite(i, owner, frozenset({None, crm.placeholder}))
+                            for i in ids])
+    due = assigned_at + timedelta(minutes=5)
+    tasks = {r.key.split("/")[1]: r.task_id for r in connector.create_tasks(
+        [TaskRequest(f"lead/{i}/v1/task", i, owner, "Call", due, "MEDIUM") for i in ids],
+        check_existing=False)}
+    return assigned_at, tasks

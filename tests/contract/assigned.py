@@ -23,3 +23,19 @@ def assign_with_tasks(crm: Crm, connector: Connector, ids: list[str], owner: str
         [TaskRequest(f"lead/{i}/v1/task", i, owner, "Call", due, "MEDIUM") for i in ids],
         check_existing=False)}
     return assigned_at, tasks
+
+
+def act_after_assignment(crm: Crm, tasks: dict[str, str | None], owner: str, *, called: str,
+                         moved: str, done: str, reassigned: str) -> bool:
+    """A call, a status moved (where the CRM has one), the routing task done, an owner
+    changed by hand. False when `moved` could not be moved (Salesforce contacts)."""
+    time.sleep(0.01)
+    crm.log_call(called, owner)
+    can_move = crm.kind != "salesforce" or getattr(crm, "sobject", "Lead") == "Lead"
+    if can_move:
+        crm.move_status(moved)
+    task_id = tasks[done]
+    assert task_id is not None
+    crm.complete_task(task_id)
+    crm.set_owner_by_hand(reassigned, crm.people[2])
+    return can_move

@@ -3,11 +3,9 @@ grow with the number of open leads."""
 
 from __future__ import annotations
 
-import time
-
 from connectors.base import AttemptQuery, attempts_since
 from tests.contract.adapters import Crm
-from tests.contract.assigned import assign_with_tasks
+from tests.contract.assigned import act_after_assignment, assign_with_tasks
 
 
 def test_activity_since_the_last_scan_shows_the_same_signals_as_a_read(crm: Crm) -> None:
@@ -22,15 +20,8 @@ def test_activity_since_the_last_scan_shows_the_same_signals_as_a_read(crm: Crm)
     assert first is not None and first.complete
     assert [s.crm_id for s in first.states] == []  # our own writes are not activity
 
-    time.sleep(0.01)
-    crm.log_call(called, owner)
-    can_move = crm.kind != "salesforce" or getattr(crm, "sobject", "Lead") == "Lead"
-    if can_move:
-        crm.move_status(moved)
-    task_id = tasks[done]
-    assert task_id is not None
-    crm.complete_task(task_id)
-    crm.set_owner_by_hand(reassigned, crm.people[2])
+    can_move = act_after_assignment(crm, tasks, owner, called=called, moved=moved, done=done,
+                                    reassigned=reassigned)
 
     before = crm.server_calls()
     scan = attempts_since(connector, queries, first.watermark)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from connectors.base import AttemptQuery
 from tests.contract.adapters import Crm
-from tests.contract.assigned import assign_with_tasks
+from tests.contract.assigned import act_after_assignment, assign_with_tasks
 
 
 def test_attempt_signals_after_assignment_only(crm: Crm) -> None:
@@ -15,15 +13,8 @@ def test_attempt_signals_after_assignment_only(crm: Crm) -> None:
     owner = crm.people[0]
     connector = crm.connector()
     assigned_at, tasks = assign_with_tasks(crm, connector, ids, owner, early)
-    time.sleep(0.01)
-    crm.log_call(called, owner)
-    can_move = crm.kind != "salesforce" or getattr(crm, "sobject", "Lead") == "Lead"
-    if can_move:
-        crm.move_status(moved)
-    task_id = tasks[done]
-    assert task_id is not None
-    crm.complete_task(task_id)
-    crm.set_owner_by_hand(reassigned, crm.people[2])
+    can_move = act_after_assignment(crm, tasks, owner, called=called, moved=moved, done=done,
+                                    reassigned=reassigned)
 
     before = crm.server_calls()
     states = {s.crm_id: s for s in connector.contact_attempts(

@@ -39,6 +39,12 @@ def on_call_text(box: HubSpotSandbox, twilio: TwilioEmulator, db: Path, *,
     """One daytime pool (Phoenix office hours) whose nights go to the `nights` rotation,
     paged by SMS; every coordinator has a phone; `notify` is their own channels."""
     text = with_contacts(config_text(box, db, single_pool=True, sla="30m"), notify)
+    return nights(text, twilio, ack_within)
+
+
+def nights(text: str, twilio: TwilioEmulator, ack_within: str = "10m") -> str:
+    """A single-pool test config (either CRM) made an office-hours pool with the `nights`
+    rotation paging by SMS, and signed acknowledgement links."""
     text = text.replace("\nteams = [", '\nschedule = "days"\nteams = [')
     text = text.replace('strategy = "round_robin"\n', 'strategy = "round_robin"\n'
                         'after_hours = "on_call"\non_call = "nights"\n')

@@ -85,6 +85,7 @@ class UnitOfWork:
     def commit(self) -> None:
         if self.read_only:
             raise StoreError("a read-only unit of work cannot commit")
+        self.leads.forget()  # the next transaction reads what other workers committed
         try:
             self.session.commit()
         except _TRANSIENT as exc:
@@ -96,6 +97,7 @@ class UnitOfWork:
             self.outbox.settled.clear()
 
     def rollback(self) -> None:
+        self.leads.forget()
         self.session.rollback()
 
     def flush(self) -> None:
@@ -112,8 +114,11 @@ class UnitOfWork:
         try:
             with self.session.begin_nested():
                 yield
-        except _TRANSIENT as exc:
-            raise _unavailable(exc) from None
+        except BaseException as exc:
+            self.leads.forget()  # rows read or changed inside may be gone or stale
+            if isinstance(exc, _TRANSIENT):
+                raise _unavailable(exc) from None
+            raise
 
     def __exit__(
         self,

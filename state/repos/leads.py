@@ -88,6 +88,16 @@ class LeadRepo:
     def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
         self.portal = portal
+        # rows read in this transaction, by (crm, crm_id): a change reads its lead several
+        # times (the transition, its subscribers, the step around it); the session's own
+        # objects stay current with every change made through them. `forget()` at commit,
+        # rollback and an undone savepoint, when they may no longer be.
+        self._rows: dict[tuple[str, str], LeadRow] = {}
+        self._locked: set[tuple[str, str]] = set()
+
+    def forget(self) -> None:
+        self._rows.clear()
+        self._locked.clear()
 
     def get(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRecord | None:
         """`lock=True` holds the row (SELECT ... FOR UPDATE on PostgreSQL) until commit."""
@@ -95,11 +105,20 @@ class LeadRepo:
         return None if row is None else record_of(row)
 
     def _row(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRow | None:
+        key = (crm, crm_id)
+        known = self._rows.get(key)
+        if known is not None and (not lock or key in self._locked):
+            return known
         stmt = select(LeadRow).where(LeadRow.portal == self.portal, LeadRow.crm == crm,
                                      LeadRow.crm_id == crm_id)
         if lock:
             stmt = stmt.with_for_update()
-        return self.session.exec(stmt).first()
+        row = self.session.exec(stmt).first()
+        if row is not None:
+            self._rows[key] = row
+            if lock:
+                self._locked.add(key)
+        return row
 
     def add_seen(
         self,

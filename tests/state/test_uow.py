@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from state import Store, StoreError
+from state import Store, StoreError, open_store
+from tests.conftest import PgServer
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
@@ -81,3 +84,46 @@ def test_rows_stay_readable_after_commit_and_close(store: Store) -> None:
         lead = uow.leads.get("hubspot", "1")
         uow.commit()
     assert lead is not None and lead.attributes == {"state": "CA"} and lead.crm_id == "1"
+
+
+# -- the lead rows a unit of work re-reads ------------------------------------------------------
+_T = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_a_lead_added_in_an_undone_savepoint_is_not_read_back(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        with store.unit_of_work() as uow:
+            with pytest.raises(RuntimeError), uow.savepoint():
+                uow.leads.add_seen("hubspot", "501", _T, {}, now=_T)
+                assert uow.leads.get("hubspot", "501") is not None
+                raise RuntimeError("this lead fails")
+            assert uow.leads.get("hubspot", "501") is None
+            uow.leads.add_seen("hubspot", "502", _T, {}, now=_T)
+            uow.leads.update("hubspot", "502", owner="maria", now=_T)
+            uow.commit()
+        with store.unit_of_work(read_only=True) as uow:
+            found = uow.leads.get("hubspot", "502")
+            assert found is not None and found.owner == "maria"
+    finally:
+        store.close()
+
+
+def test_after_a_commit_a_unit_reads_what_another_one_changed(pg_server: PgServer) -> None:
+    store = open_store(pg_server.new_database())  # two writing units at once: PostgreSQL
+    try:
+        with store.unit_of_work() as first:
+            first.leads.add_seen("hubspot", "601", _T, {}, now=_T)
+            first.commit()
+            assert (first.leads.get("hubspot", "601") or _missing()).owner is None
+            with store.unit_of_work() as other:
+                other.leads.update("hubspot", "601", owner="li", now=_T)
+                other.commit()
+            first.commit()  # a new transaction of the same unit
+            assert (first.leads.get("hubspot", "601") or _missing()).owner == "li"
+    finally:
+        store.close()
+
+
+def _missing() -> Any:
+    raise AssertionError("lead not found")

@@ -172,6 +172,8 @@ class Lead:
     location: GeoPoint | None = None  # resolved from the ZIP by the caller
     previous_owner: str | None = None  # coordinator id, for sticky routing
     excluded: frozenset[str] = frozenset()  # coordinators who already failed this lead
+    # the SLA clock started here rather than at the decision (an email lead's arrival)
+    clock_from: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

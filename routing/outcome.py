@@ -41,13 +41,14 @@ def assign(
     rulebook = ctx.cr.rulebook
     now = ctx.ev.now
     sla = (rule.sla if rule is not None and rule.sla else None) or rulebook.default_sla
-    due = now + sla
+    start = min(now, ctx.lead.clock_from) if ctx.lead.clock_from is not None else now
+    due = start + sla
     clock_used = "wall clock"
     cc = ctx.cr.coords.get(owner)
     if rulebook.sla_clock is SlaClock.BUSINESS and not wall_clock:
         if cc is not None and cc.schedule is not None:
             blocked = PtoDays(cc.pto) if cc.pto else None
-            business = business_deadline(cc.schedule, now, sla, blocked)
+            business = business_deadline(cc.schedule, start, sla, blocked)
             if business is not None:
                 due, clock_used = business, f"business hours of {owner}"
             else:
@@ -58,7 +59,9 @@ def assign(
         clock_used = "wall clock (on call)"
     if detail is not None:
         ctx.steps.append(Step("picked", detail, owner))
-    ctx.steps.append(Step("sla", f"{human_duration(sla)} on {clock_used}: due {due.isoformat()}"))
+    since = f" from {start.isoformat()}" if start != now else ""
+    ctx.steps.append(Step("sla", f"{human_duration(sla)} on {clock_used}{since}: "
+                                 f"due {due.isoformat()}"))
     template = (rule.task if rule is not None and rule.task else None) or rulebook.task
     task = task_spec(template, ctx.lead.id, rule.name if rule else None, sla, owner, due)
     return Decision(

@@ -25,7 +25,7 @@ from state import (
 )
 from sync.availability import away_now
 from sync.context import Context
-from sync.intake.clock import from_arrival
+from sync.intake.clock import ARRIVED_BY, EMAIL
 from sync.lifecycle import Assignment, Fact, LeadEvent, transition
 from sync.logs import get_logger
 from sync.routing_input import make_lead
@@ -44,9 +44,13 @@ class RouteResult:
 
 
 def lead_for(ctx: Context, row: LeadRecord) -> Lead:
+    # an email's lead: its first decision's SLA runs from the message's arrival (CONTRACTS
+    # Part 4); later ones (after a hold, a breach) from the decision, like any lead's
+    by_email = row.attributes.get(ARRIVED_BY) == EMAIL and row.first_reason is None
     return make_lead(row.crm_id, row.created_at, MappingProxyType(dict(row.attributes)),
                      ctx.config, previous_owner=row.previous_owner,
-                     excluded=frozenset(row.excluded))
+                     excluded=frozenset(row.excluded),
+                     clock_from=row.created_at if by_email else None)
 
 
 def replaceable_owners(ctx: Context, row: LeadRecord) -> tuple[str | None, ...]:
@@ -115,8 +119,7 @@ def record_assignment(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: 
 
 def decide(uow: UnitOfWork, ctx: Context, row: LeadRecord, roster: RosterState, now: datetime,
            result: RouteResult) -> RosterState:
-    decision = from_arrival(route(lead_for(ctx, row), ctx.config.rulebook, roster, now), row,
-                            now)  # an email's lead: the SLA runs from its arrival
+    decision = route(lead_for(ctx, row), ctx.config.rulebook, roster, now)
     if decision.pointer is not None:
         uow.pointers.save_pointer(decision.pointer)
     if decision.status is Status.ASSIGNED and decision.owner in ctx.directory.owner_of:

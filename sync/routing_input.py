@@ -35,7 +35,8 @@ def routing_attributes(values: Mapping[str, object], config: Config) -> dict[str
 
 def make_lead(lead_id: str, created_at: datetime, attributes: Mapping[str, str],
               config: Config, *, previous_owner: str | None = None,
-              excluded: frozenset[str] = frozenset()) -> Lead:
+              excluded: frozenset[str] = frozenset(),
+              clock_from: datetime | None = None) -> Lead:
     zip_code = attributes.get(config.zip_attribute)
     return Lead(
         id=lead_id,
@@ -44,4 +45,5 @@ def make_lead(lead_id: str, created_at: datetime, attributes: Mapping[str, str],
         location=locate_zip(zip_code) if zip_code else None,
         previous_owner=previous_owner,
         excluded=excluded,
+        clock_from=clock_from,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -191,6 +192,19 @@ def test_wall_sla_is_now_plus_sla() -> None:
         utc(2026, 3, 4, 21, 55),
     )
     assert d.sla_due == utc(2026, 3, 4, 22, 25)
+
+
+@pytest.mark.parametrize(("clock", "due"), [
+    (SlaClock.WALL, utc(2026, 3, 4, 22, 0)),  # arrival + 10 min
+    (SlaClock.BUSINESS, utc(2026, 3, 4, 22, 0)),  # the 10 working minutes before 22:00
+])
+def test_a_clock_started_at_arrival_counts_from_it_on_the_rules_clock(
+        clock: SlaClock, due: datetime) -> None:
+    arrived = utc(2026, 3, 4, 21, 50)  # an email's arrival, routed five minutes later
+    d = route(replace(lead(), clock_from=arrived), sla_book(clock, sla=timedelta(minutes=10)),
+              roster(), utc(2026, 3, 4, 21, 55))
+    assert d.owner == "a" and d.sla_due == due
+    assert d.task is not None and d.task.due == due
 
 
 def test_business_sla_owner_without_schedule_is_wall_clock() -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from connectors.base import AuthError, ContactMatches, CrmError, CrmLead, FatalError
-from state import OutboxKind, TaskPayload
+from state import LeadStatus, OutboxKind, TaskPayload, UnitOfWork
 from state.repos.intake import INTENT, PROCESSED, RECORDED, REVIEW, IntakeMessage
 from sync.config.intake import EmailIntake
 from sync.context import Context
@@ -31,6 +30,7 @@ FOLLOW_UP_DUE = timedelta(hours=1)  # after the message arrived
 # during the call): then it goes to review, so one message the CRM keeps failing cannot hold
 # up the others. Polls whose lookup fails (an outage) do not count.
 MAX_ATTEMPTS = 10
+_LEFT_ASIDE = (LeadStatus.SKIPPED, LeadStatus.SET_ASIDE)
 
 
 @dataclass
@@ -286,11 +286,11 @@ def _record(ctx: Context, message: Fetched, key: str, parsed: Parsed, lead: CrmL
     return Done(message.uid, key, intake.mailbox.processed_folder)
 
 
-def _reevaluate(uow: Any, ctx: Context, lead: CrmLead, attributes: dict[str, str],
+def _reevaluate(uow: UnitOfWork, ctx: Context, lead: CrmLead, attributes: dict[str, str],
                 now: datetime) -> None:
     """A known lead left aside (skipped, set aside) that is unowned now: route it again."""
     row = uow.leads.get(ctx.crm, lead.crm_id)
-    if row is not None and row.status in ("skipped", "set_aside") and lead.eligible:
+    if row is not None and row.status in _LEFT_ASIDE and lead.eligible:
         transition(uow, ctx, lead.crm_id, LeadEvent.REEVALUATED, now, attributes=attributes,
                    crm_owner_id=lead.owner_id,
                    facts={"was": row.status, "why": "a new inquiry by email"})

@@ -58,6 +58,13 @@ class ApplyResult:
     # seconds from lead creation to its first owner written (metrics: time to owner)
     owner_latencies: list[float] = field(default_factory=list)
 
+    @property
+    def progressed(self) -> bool:
+        """Something was written or settled (tasks only deferred behind an owner write that
+        is backing off are not progress: they would come round again at once)."""
+        return bool(self.owners_written or self.tasks_created or self.overridden
+                    or self.failed)
+
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(300.0, 2.0 ** min(attempts, 8)))

@@ -13,18 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sync.apply import ApplyResult, apply_pending
+from sync.apply import apply_pending
 from sync.context import Context
 from sync.route import route_waiting
 
 Report = Callable[[str, Any], None]  # (step name "route" | "apply", its figures)
-
-
-def _did(figures: ApplyResult) -> bool:
-    """Something was written or settled (tasks only deferred behind an owner write that is
-    backing off are not progress: they would come round again at once)."""
-    return bool(figures.owners_written or figures.tasks_created or figures.overridden
-                or figures.failed)
 
 
 class Overlap:
@@ -47,7 +40,7 @@ class Overlap:
         self._report("route", route_waiting(self.ctx))
         while not self._stopping():
             figures = apply_pending(self.ctx, rounds=1)
-            if _did(figures) or figures.deferred:
+            if figures.progressed or figures.deferred:
                 self._report("apply", figures)
-            if not _did(figures):
+            if not figures.progressed:
                 return

@@ -138,8 +138,7 @@ def _apply(run: Run) -> None:
             return
         figures = apply_pending(run.ctx, rounds=1)
         run.add(figures)  # recorded per round: a later failure keeps what was written
-        if not (figures.owners_written or figures.tasks_created or figures.overridden
-                or figures.failed or figures.deferred):
+        if not (figures.progressed or figures.deferred):
             return
 
 

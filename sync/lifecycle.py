@@ -18,13 +18,15 @@ savepoint sets it aside rather than writing a status nobody designed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
 from state import AuditKind, LeadEventRecord, LeadRecord, LeadStatus, UnitOfWork
+from state.repos.audit import NewAudit
+from state.types import as_utc
 from sync.logs import get_logger
 from sync.subscribers import EventBus
 
@@ -197,6 +199,43 @@ class Assignment:
 Fact = str | int | float | bool | None | Mapping[str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One event for one stored lead (`transition_many`); the fields as `transition`'s."""
+
+    crm_id: str
+    event: LeadEvent
+    coordinator: str | None = None
+    rule: str | None = None
+    facts: Mapping[str, Fact] | None = None
+    explanation: Mapping[str, Any] | None = None
+    assignment: Assignment | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One record the store may not have seen (`arrive_many`); the fields as `arrive`'s."""
+
+    crm_id: str
+    created_at: datetime
+    attributes: Mapping[str, str]
+    facts: Mapping[str, Fact] | None = None
+    event: LeadEvent = LeadEvent.ARRIVED
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Changed:
+    lead: LeadRecord
+    event: LeadEvent
+    was: str | None
+    coordinator: str | None
+    rule: str | None
+    facts: Mapping[str, Fact] | None
+    explanation: Mapping[str, Any] | None
+
+
 def transition(uow: UnitOfWork, ctx: Context, crm_id: str, event: LeadEvent, now: datetime,
                *, coordinator: str | None = None, rule: str | None = None,
                facts: Mapping[str, Fact] | None = None,
@@ -207,26 +246,54 @@ def transition(uow: UnitOfWork, ctx: Context, crm_id: str, event: LeadEvent, now
     `facts` (ids, times, categories) go to the event and the audit row; `explanation` (the
     routing steps) to the audit row only; `fields` are other lead fields the change sets.
     """
-    lead = uow.leads.get(ctx.crm, crm_id)
-    if lead is None:
-        raise LookupError(f"no lead {ctx.crm}/{crm_id} in the store")
+    return transition_many(uow, ctx, [Change(crm_id, event, coordinator, rule, facts,
+                                             explanation, assignment, fields)], now)[0]
+
+
+def transition_many(uow: UnitOfWork, ctx: Context, changes: Sequence[Change],
+                    now: datetime) -> list[LeadRecord]:
+    """`transition` for several changes, in order (a lead may appear more than once): the
+    leads are read in one query and written in one flush, their audit rows and events in
+    one statement each. Every change is checked against the table before any is made: an
+    illegal one raises and changes nothing."""
+    if not changes:
+        return []
+    known = uow.leads.get_many(ctx.crm, [c.crm_id for c in changes])
+    status: dict[str, LeadStatus | str] = {i: lead.status for i, lead in known.items()}
+    for change in changes:
+        if change.crm_id not in status:
+            raise LookupError(f"no lead {ctx.crm}/{change.crm_id} in the store")
+        status[change.crm_id] = next_status(status[change.crm_id], change.event)
+    changed = [_change(uow, ctx, change, now) for change in changes]
+    uow.flush()
+    _record(uow, ctx, changed, now)
+    return [c.lead for c in changed]
+
+
+def _change(uow: UnitOfWork, ctx: Context, change: Change, now: datetime) -> _Changed:
+    lead = uow.leads.get(ctx.crm, change.crm_id)
+    assert lead is not None  # checked by transition_many
+    event, crm_id, assignment = change.event, change.crm_id, change.assignment
+    coordinator, rule = change.coordinator, change.rule
     target = next_status(lead.status, event)
-    fields.update(_firsts(lead, event, facts or {}, now))
+    fields = {**change.fields, **_firsts(lead, event, change.facts or {}, now)}
     if assignment is not None:
         updated = uow.leads.assign(ctx.crm, crm_id, owner=assignment.owner,
                                    crm_owner_id=assignment.crm_owner_id, rule=assignment.rule,
-                                   sla_due=assignment.sla_due, now=now, status=target)
+                                   sla_due=assignment.sla_due, now=now, status=target,
+                                   flush=False)
         coordinator, rule = assignment.owner, assignment.rule
+        if fields:
+            updated = uow.leads.update(ctx.crm, crm_id, now=now, flush=False, **fields)
     elif event is LeadEvent.BREACHED:
-        updated = uow.leads.mark_breached(ctx.crm, crm_id, now=now)
+        updated = uow.leads.mark_breached(ctx.crm, crm_id, now=now, flush=False)
     else:
         if rule is not None:  # the rule that decided is the lead's rule (held, unroutable)
             fields["rule"] = rule
-        updated = uow.leads.update(ctx.crm, crm_id, status=target, now=now, **fields)
-    if fields and assignment is not None:
-        updated = uow.leads.update(ctx.crm, crm_id, now=now, **fields)
-    _record(uow, ctx, updated, event, lead.status, now, coordinator, rule, facts, explanation)
-    return updated
+        updated = uow.leads.update(ctx.crm, crm_id, status=target, now=now, flush=False,
+                                   **fields)
+    return _Changed(updated, event, lead.status, coordinator, rule, change.facts,
+                    change.explanation)
 
 
 _DECISIONS = (LeadEvent.ROUTED, LeadEvent.HELD, LeadEvent.UNROUTABLE)
@@ -251,32 +318,52 @@ def arrive(uow: UnitOfWork, ctx: Context, crm_id: str, created_at: datetime,
            event: LeadEvent = LeadEvent.ARRIVED, facts: Mapping[str, Fact] | None = None,
            **fields: Any) -> LeadRecord | None:
     """Record a lead the store has not seen (status from `(none, event)`); None if known."""
-    target = next_status(None, event)
-    if not uow.leads.add_seen(ctx.crm, crm_id, created_at, attributes, now=now):
-        return None
-    if target is not LeadStatus.SEEN or fields:
-        updated = uow.leads.update(ctx.crm, crm_id, status=target, now=now, **fields)
-    else:
-        found = uow.leads.get(ctx.crm, crm_id)
-        assert found is not None
-        updated = found
-    _record(uow, ctx, updated, event, None, now, None, None, facts, None)
-    return updated
+    return arrive_many(uow, ctx, [Arrival(crm_id, created_at, attributes, facts, event,
+                                          fields)], now).get(crm_id)
 
 
-def _record(uow: UnitOfWork, ctx: Context, lead: LeadRecord, event: LeadEvent,
-            was: str | None, now: datetime, coordinator: str | None, rule: str | None,
-            facts: Mapping[str, Fact] | None, explanation: Mapping[str, Any] | None) -> None:
-    small = {k: v for k, v in (facts or {}).items() if v is not None}
-    audit_id = uow.audit.add(ctx.crm, lead.crm_id, _AUDIT_KIND[event], now,
-                             coordinator=coordinator, rule=rule,
-                             detail={**(explanation or {}), **(facts or {})})
-    stored = uow.events.append(ctx.crm, lead.crm_id, event.value, now, from_status=was,
-                               to_status=lead.status, assignment=lead.assignment,
-                               coordinator=coordinator, rule=rule, audit_id=audit_id,
-                               detail=small)
-    ctx.events.publish(uow, stored)
-    _log(ctx, stored, small)
+def arrive_many(uow: UnitOfWork, ctx: Context, arrivals: Sequence[Arrival],
+                now: datetime) -> dict[str, LeadRecord]:
+    """`arrive` for several records (the first of a CRM id counts): the new leads by CRM id,
+    inserted in one statement per 200; their audit rows and events in one statement each."""
+    first: dict[str, Arrival] = {}
+    for arrival in arrivals:
+        next_status(None, arrival.event)  # an event that cannot start a lead raises here
+        first.setdefault(arrival.crm_id, arrival)
+    new = uow.leads.add_seen_many(ctx.crm, [(a.crm_id, a.created_at, a.attributes)
+                                            for a in first.values()], now=now)
+    fresh = [a for a in first.values() if a.crm_id in new]
+    stored = uow.leads.get_many(ctx.crm, [a.crm_id for a in fresh])
+    changed: list[_Changed] = []
+    for a in fresh:
+        lead = stored[a.crm_id]
+        target = next_status(None, a.event)
+        if target is not LeadStatus.SEEN or a.fields:
+            lead = uow.leads.update(ctx.crm, a.crm_id, status=target, now=now, flush=False,
+                                    **a.fields)
+        changed.append(_Changed(lead, a.event, None, None, None, a.facts, None))
+    uow.flush()
+    _record(uow, ctx, changed, now)
+    return {c.lead.crm_id: c.lead for c in changed}
+
+
+def _record(uow: UnitOfWork, ctx: Context, changed: Sequence[_Changed], now: datetime) -> None:
+    """The audit rows and events of `changed`, then their subscribers and log lines."""
+    if not changed:
+        return
+    audit_ids = uow.audit.add_many([
+        NewAudit(ctx.crm, c.lead.crm_id, _AUDIT_KIND[c.event], now, c.coordinator, c.rule,
+                 {**(c.explanation or {}), **(c.facts or {})}) for c in changed])
+    at = as_utc(now)
+    smalls = [{k: v for k, v in (c.facts or {}).items() if v is not None} for c in changed]
+    stored = uow.events.append_many([
+        LeadEventRecord(None, uow.portal, ctx.crm, c.lead.crm_id, c.lead.assignment,
+                        c.event.value, c.was, c.lead.status, c.coordinator, c.rule, at,
+                        audit_id, small)
+        for c, audit_id, small in zip(changed, audit_ids, smalls, strict=True)])
+    ctx.events.publish_many(uow, stored)
+    for event, small in zip(stored, smalls, strict=True):
+        _log(ctx, event, small)
 
 
 def _log(ctx: Context, event: LeadEventRecord, facts: Mapping[str, Fact]) -> None:

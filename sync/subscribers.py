@@ -10,7 +10,7 @@ anything but a broken store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from state import LeadEventRecord, UnitOfWork
@@ -28,6 +28,18 @@ class EventBus:
         self._subscribers.append((wanted, handler))
 
     def publish(self, uow: UnitOfWork, event: LeadEventRecord) -> None:
+        self.publish_many(uow, [event])
+
+    def publish_many(self, uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
+        """Hand each subscriber the events it wants, in order: all at once to one that has a
+        `many(uow, events)` method (it writes them in a few statements), else one by one."""
         for wanted, handler in self._subscribers:
-            if wanted is None or event.event in wanted:
-                handler(uow, event)
+            mine = [e for e in events if wanted is None or e.event in wanted]
+            if not mine:
+                continue
+            many = getattr(handler, "many", None)
+            if callable(many):
+                many(uow, mine)
+            else:
+                for event in mine:
+                    handler(uow, event)

@@ -41,6 +41,26 @@ def insert_ignore(
     return session.execute(stmt).first() is not None
 
 
+def insert_ignore_many(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[Mapping[str, Any]],
+    conflict: Sequence[str],
+    returning: str,
+) -> list[Any]:
+    """`insert_ignore` for several rows in one statement; the `returning` column of each
+    row inserted (rows that existed are left as they are and not returned)."""
+    if not rows:
+        return []
+    stmt = (
+        _insert(session, model)
+        .values([dict(r) for r in rows])
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(getattr(model, returning))
+    )
+    return list(session.execute(stmt).scalars())
+
+
 def upsert(
     session: Session,
     model: type[SQLModel],

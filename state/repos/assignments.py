@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col
 
-from state.repos._sql import insert_ignore
+from state.repos._sql import insert_ignore, insert_ignore_many
 from state.tables import DEFAULT_PORTAL, AssignmentRow, PassedOverRow
 from state.types import as_utc
 
 _TIMES = frozenset({"assigned_at", "sla_due", "owner_written_at", "attempt_at"})
 _SETTABLE = frozenset({"owner_written_at", "attempt_at", "outcome"})
+
+
+@dataclass(frozen=True, slots=True)
+class NewAssignment:
+    """One assignment to record (`add_many`)."""
+
+    crm_id: str
+    number: int
+    lead_created_at: datetime
+    kind: str
+    coordinator: str
+    rule: str | None
+    reason: str | None
+    assigned_at: datetime
+    sla_due: datetime | None
 
 
 class AssignmentRepo:
@@ -33,6 +49,19 @@ class AssignmentRepo:
             "reason": reason[:64] if reason else None, "assigned_at": as_utc(assigned_at),
             "sla_due": as_utc(sla_due) if sla_due else None,
         }, ["portal", "crm", "crm_id", "number"])
+
+    def add_many(self, crm: str, assignments: list[NewAssignment]) -> int:
+        """`add` for several assignments in one statement; how many were new."""
+        rows = [{"portal": self.portal, "crm": crm, "crm_id": a.crm_id, "number": a.number,
+                 "lead_created_at": as_utc(a.lead_created_at), "kind": a.kind,
+                 "coordinator": a.coordinator, "rule": a.rule,
+                 "reason": a.reason[:64] if a.reason else None,
+                 "assigned_at": as_utc(a.assigned_at),
+                 "sla_due": as_utc(a.sla_due) if a.sla_due else None} for a in assignments]
+        return sum(len(insert_ignore_many(self.session, AssignmentRow, rows[i:i + 200],
+                                          ["portal", "crm", "crm_id", "number"],
+                                          returning="number"))
+                   for i in range(0, len(rows), 200))
 
     def passed_over(self, crm: str, crm_id: str, at: datetime, lead_created_at: datetime,
                     skipped: dict[str, str]) -> None:
@@ -59,3 +88,19 @@ class AssignmentRepo:
                     .values({field: as_utc(value) if field in _TIMES else value}))
             done += int(getattr(self.session.execute(stmt), "rowcount", 0))
         return done
+
+    def settle_many(self, crm: str, field: str, values: list[tuple[str, int, Any]]) -> None:
+        """`settle` of one field for several (crm id, number, value), in one statement."""
+        if field not in _SETTABLE:
+            raise TypeError(f"not a settable assignment field: {field}")
+        if not values:
+            return
+        table = AssignmentRow.__table__  # type: ignore[attr-defined]
+        stmt = (update(table)
+                .where(table.c.portal == self.portal, table.c.crm == crm,
+                       table.c.crm_id == bindparam("b_crm_id"),
+                       table.c.number == bindparam("b_number"), table.c[field].is_(None))
+                .values({field: bindparam("b_value")}))
+        self.session.execute(stmt, [
+            {"b_crm_id": i, "b_number": n, "b_value": as_utc(v) if field in _TIMES else v}
+            for i, n, v in values])

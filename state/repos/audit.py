@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from routing.models import Step
@@ -19,6 +21,19 @@ def steps_detail(steps: Iterable[Step]) -> dict[str, Any]:
     return {
         "steps": [{"kind": s.kind, "detail": s.detail, "coordinator": s.coordinator} for s in steps]
     }
+
+
+@dataclass(frozen=True, slots=True)
+class NewAudit:
+    """One audit row to append (`add_many`)."""
+
+    crm: str
+    crm_id: str
+    kind: AuditKind | str
+    at: datetime
+    coordinator: str | None
+    rule: str | None
+    detail: Mapping[str, Any]
 
 
 def _entry(row: AuditRow) -> AuditEntry:
@@ -57,6 +72,17 @@ class AuditRepo:
         self.session.flush()
         assert row.id is not None
         return row.id
+
+    def add_many(self, rows: list[NewAudit]) -> list[int]:
+        """Append several audit rows in one statement; their ids, in the order given."""
+        if not rows:
+            return []
+        values = [{"portal": self.portal, "crm": r.crm, "crm_id": r.crm_id,
+                   "kind": AuditKind(r.kind).value, "at": as_utc(r.at),
+                   "coordinator": r.coordinator, "rule": r.rule, "detail": dict(r.detail)}
+                  for r in rows]
+        stmt = insert(AuditRow).returning(col(AuditRow.id), sort_by_parameter_order=True)
+        return [int(i) for i in self.session.execute(stmt, values).scalars()]
 
     def for_lead(self, crm: str, crm_id: str) -> list[AuditEntry]:
         stmt = (

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from state.records import LeadEventRecord
@@ -46,6 +48,20 @@ class LeadEventRepo:
         self.session.add(row)
         self.session.flush()
         return _record(row)
+
+    def append_many(self, events: list[LeadEventRecord]) -> list[LeadEventRecord]:
+        """Append several events (their `id` and `portal` ignored) in one statement; the
+        stored ones, in the order given."""
+        if not events:
+            return []
+        values = [{"portal": self.portal, "crm": e.crm, "crm_id": e.crm_id,
+                   "assignment": e.assignment, "event": e.event, "from_status": e.from_status,
+                   "to_status": e.to_status, "coordinator": e.coordinator, "rule": e.rule,
+                   "at": as_utc(e.at), "audit_id": e.audit_id, "detail": dict(e.detail)}
+                  for e in events]
+        stmt = insert(LeadEventRow).returning(col(LeadEventRow.id), sort_by_parameter_order=True)
+        ids = self.session.execute(stmt, values).scalars().all()
+        return [replace(e, id=int(i), portal=self.portal) for e, i in zip(events, ids, strict=True)]
 
     def for_lead(self, crm: str, crm_id: str) -> list[LeadEventRecord]:
         stmt = (select(LeadEventRow)

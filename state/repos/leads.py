@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from state.crm_kinds import checked_crm
 from state.records import LeadRecord
-from state.repos._sql import insert_ignore
+from state.repos._sql import insert_ignore, insert_ignore_many
 from state.tables import (
     DEFAULT_PORTAL,
     OPEN_STATUSES,
@@ -104,6 +104,23 @@ class LeadRepo:
         row = self._row(crm, crm_id, lock=lock)
         return None if row is None else record_of(row)
 
+    def get_many(self, crm: str, crm_ids: Iterable[str]) -> dict[str, LeadRecord]:
+        """The stored leads among `crm_ids`, by CRM id, read in one query per 500 (and kept
+        for this transaction like `get`'s)."""
+        ids = list(crm_ids)
+        wanted = sorted({i for i in ids if (crm, i) not in self._rows})
+        for start in range(0, len(wanted), 500):
+            stmt = select(LeadRow).where(LeadRow.portal == self.portal, LeadRow.crm == crm,
+                                         col(LeadRow.crm_id).in_(wanted[start:start + 500]))
+            for found in self.session.exec(stmt):
+                self._rows[(crm, found.crm_id)] = found
+        out: dict[str, LeadRecord] = {}
+        for crm_id in ids:
+            row = self._rows.get((crm, crm_id))
+            if row is not None:
+                out[crm_id] = record_of(row)
+        return out
+
     def _row(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRow | None:
         key = (crm, crm_id)
         known = self._rows.get(key)
@@ -155,10 +172,32 @@ class LeadRepo:
             ["portal", "crm", "crm_id"],
         )
 
+    def add_seen_many(self, crm: str, leads: Iterable[tuple[str, datetime, Mapping[str, object]]],
+                      *, now: datetime) -> set[str]:
+        """`add_seen` for several (crm id, created at, attributes): the CRM ids that are new,
+        in one statement per 200. Attributes are checked first: one that is refused raises
+        before anything is written."""
+        at = as_utc(now)
+        values = []
+        for crm_id, created_at, attributes in leads:
+            cleaned = clean_attributes(attributes)
+            values.append({"portal": self.portal, "crm": checked_crm(crm), "crm_id": crm_id,
+                           "created_at": as_utc(created_at), "first_seen_at": at,
+                           "attributes": cleaned, "source": _source(cleaned),
+                           "status": LeadStatus.SEEN.value, "assignment": 0,
+                           "reassignments": 0, "excluded": [], "updated_at": at})
+        new: set[str] = set()
+        for start in range(0, len(values), 200):
+            new.update(insert_ignore_many(self.session, LeadRow, values[start:start + 200],
+                                          ["portal", "crm", "crm_id"], returning="crm_id"))
+        return new
+
     def update(
-        self, crm: str, crm_id: str, *, now: datetime | None = None, **changes: Any
+        self, crm: str, crm_id: str, *, now: datetime | None = None, flush: bool = True,
+        **changes: Any
     ) -> LeadRecord:
-        """Set fields of an existing lead; `status` must be a LeadStatus value."""
+        """Set fields of an existing lead; `status` must be a LeadStatus value. `flush=False`
+        leaves the change to the next flush (a batch of changes flushes once)."""
         row = self._require(crm, crm_id)
         unknown = set(changes) - _UPDATABLE
         if unknown:
@@ -176,7 +215,8 @@ class LeadRepo:
             setattr(row, field, value)
         row.updated_at = as_utc(now) if now else utcnow()
         self.session.add(row)
-        self.session.flush()
+        if flush:
+            self.session.flush()
         return record_of(row)
 
     def assign(
@@ -190,6 +230,7 @@ class LeadRepo:
         sla_due: datetime | None,
         now: datetime,
         status: LeadStatus = LeadStatus.ROUTED,
+        flush: bool = True,
     ) -> LeadRecord:
         """Record a routing decision: `status` (routed, reassigned or escalated_final),
         assignment +1 (read it back for the outbox keys), previous owner kept, re-assignment
@@ -210,10 +251,12 @@ class LeadRepo:
         row.owner_written_at = None
         row.updated_at = as_utc(now)
         self.session.add(row)
-        self.session.flush()
+        if flush:
+            self.session.flush()
         return record_of(row)
 
-    def mark_breached(self, crm: str, crm_id: str, *, now: datetime) -> LeadRecord:
+    def mark_breached(self, crm: str, crm_id: str, *, now: datetime,
+                      flush: bool = True) -> LeadRecord:
         """SLA missed: status `breached`, the current owner excluded from re-routing."""
         row = self._require(crm, crm_id)
         excluded = set(row.excluded or [])
@@ -223,7 +266,8 @@ class LeadRepo:
         row.status = LeadStatus.BREACHED.value
         row.updated_at = as_utc(now)
         self.session.add(row)
-        self.session.flush()
+        if flush:
+            self.session.flush()
         return record_of(row)
 
     def open_counts(self) -> dict[str, int]:

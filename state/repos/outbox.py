@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from state.claim_locks import ClaimLocks
@@ -20,7 +20,7 @@ from state.outbox_payloads import (
     key_assignment,
     outbox_key,
 )
-from state.repos._sql import insert_ignore
+from state.repos._sql import insert_ignore, insert_ignore_many
 from state.tables import DEFAULT_PORTAL, OutboxKind, OutboxRow, OutboxStatus
 from state.types import as_utc, utcnow
 
@@ -49,6 +49,20 @@ class OutboxRepo:
         """Queue a typed write for one assignment of a lead (the key is made here)."""
         return self.enqueue(outbox_key(crm_id, assignment, payload.kind), crm, crm_id,
                             payload.kind, payload.to_json(), now=now)
+
+    def enqueue_many_for(self, crm: str, writes: Iterable[tuple[str, int, OutboxPayload]], *,
+                         now: datetime) -> int:
+        """`enqueue_for` for several (crm id, assignment, payload) in one statement per 200;
+        how many were new (a key that exists is left as it is)."""
+        at = as_utc(now)
+        rows = [{"portal": self.portal, "key": outbox_key(crm_id, n, p.kind),
+                 "crm": checked_crm(crm), "crm_id": crm_id, "kind": OutboxKind(p.kind).value,
+                 "payload": dict(p.to_json()), "status": OutboxStatus.PENDING.value,
+                 "attempts": 0, "created_at": at, "next_attempt_at": at}
+                for crm_id, n, p in writes]
+        return sum(len(insert_ignore_many(self.session, OutboxRow, rows[i:i + 200],
+                                          ["portal", "key"], returning="id"))
+                   for i in range(0, len(rows), 200))
 
     def enqueue_notification(self, crm: str, payload: NotificationPayload, *,
                              now: datetime | None = None) -> bool:
@@ -103,6 +117,16 @@ class OutboxRepo:
     def _by_key(self, key: str) -> OutboxRow | None:
         return self.session.exec(select(OutboxRow).where(
             OutboxRow.portal == self.portal, OutboxRow.key == key)).first()
+
+    def by_keys(self, keys: Iterable[str]) -> dict[str, OutboxItem]:
+        """The rows among `keys`, by key, in one query per 500."""
+        wanted = sorted(set(keys))
+        out: dict[str, OutboxItem] = {}
+        for start in range(0, len(wanted), 500):
+            stmt = select(OutboxRow).where(OutboxRow.portal == self.portal,
+                                           col(OutboxRow.key).in_(wanted[start:start + 500]))
+            out.update({row.key: item_of(row) for row in self.session.exec(stmt)})
+        return out
 
     def done_results(self, keys: Iterable[str]) -> dict[str, str | None]:
         """`result` of the done rows among `keys` (e.g. created task ids), in one query."""
@@ -183,6 +207,39 @@ class OutboxRepo:
         row.attempts += 1
         self.session.add(row)
         return row.attempts
+
+    def count_attempts(self, outbox_ids: Iterable[int]) -> dict[int, int]:
+        """`count_attempt` for several rows in one statement: row id -> attempts now."""
+        ids = sorted(set(outbox_ids))
+        if not ids:
+            return {}
+        stmt = (update(OutboxRow)
+                .where(col(OutboxRow.portal) == self.portal, col(OutboxRow.id).in_(ids))
+                .values(attempts=col(OutboxRow.attempts) + 1)
+                .returning(col(OutboxRow.id), col(OutboxRow.attempts))
+                .execution_options(synchronize_session=False))
+        self._expire(ids)
+        return {int(i): int(n) for i, n in self.session.execute(stmt)}
+
+    def mark_done_many(self, results: Mapping[int, str | None], *, now: datetime) -> None:
+        """`mark_done` for several rows (row id -> result) in one statement."""
+        if not results:
+            return
+        self.settled.update(results)
+        stmt = (update(OutboxRow.__table__)  # type: ignore[attr-defined]
+                .where(OutboxRow.__table__.c.id == bindparam("b_id"))  # type: ignore[attr-defined]
+                .values(status=OutboxStatus.DONE.value, result=bindparam("b_result"),
+                        done_at=as_utc(now), last_error=None))
+        self._expire(results)
+        self.session.execute(stmt, [{"b_id": i, "b_result": r} for i, r in results.items()])
+
+    def _expire(self, ids: Iterable[int]) -> None:
+        """Rows this session holds among `ids` are read again after a statement changes them
+        behind the ORM's back."""
+        for outbox_id in ids:
+            row = self.session.identity_map.get(self.session.identity_key(OutboxRow, outbox_id))
+            if row is not None:
+                self.session.expire(row)
 
     def defer(self, outbox_id: int, until: datetime) -> None:
         """Give a claimed row back, due at `until`, with no attempt counted."""

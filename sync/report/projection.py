@@ -7,9 +7,11 @@ events happen. The report reads it instead of replaying events.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from state import LeadEventRecord, UnitOfWork
+from state.repos.assignments import NewAssignment
 from sync.lifecycle import LeadEvent
 from sync.subscribers import EventBus
 
@@ -25,41 +27,67 @@ def _time(value: object) -> datetime | None:
 
 
 def project(uow: UnitOfWork, event: LeadEventRecord) -> None:
-    kind, detail, repo = LeadEvent(event.event), event.detail, uow.assignments
-    if kind in _DECIDING:
-        _decided(uow, event, kind)
-    elif kind is LeadEvent.OWNER_WRITTEN:
-        number = detail.get("for_assignment")
-        repo.settle(event.crm, event.crm_id,
-                    number if isinstance(number, int) else event.assignment,
-                    owner_written_at=event.at)
-    elif kind is LeadEvent.CONTACTED:
-        repo.settle(event.crm, event.crm_id, event.assignment,
-                    attempt_at=_time(detail.get("at")) or event.at)
-    elif kind is LeadEvent.BREACHED:
-        repo.settle(event.crm, event.crm_id, event.assignment, outcome="breached")
-    elif kind is LeadEvent.OVERRIDDEN:
-        repo.settle(event.crm, event.crm_id, event.assignment, outcome="overridden")
+    project_many(uow, [event])
 
 
-def _decided(uow: UnitOfWork, event: LeadEventRecord, kind: LeadEvent) -> None:
-    """A routing decision: whom it passed over, and the assignment it made (if any). Both
+def project_many(uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
+    """The assignments the decisions among `events` made, then what the others settle (an
+    assignment is always made before anything settles it), a statement per kind."""
+    decided = [e for e in events if LeadEvent(e.event) in _DECIDING]
+    if decided:
+        _decided(uow, decided)
+    settles: dict[tuple[str, str], list[tuple[str, int, object]]] = {}
+    for event in events:
+        kind, detail = LeadEvent(event.event), event.detail
+        if kind is LeadEvent.OWNER_WRITTEN:
+            number = detail.get("for_assignment")
+            settles.setdefault((event.crm, "owner_written_at"), []).append(
+                (event.crm_id, number if isinstance(number, int) else event.assignment,
+                 event.at))
+        elif kind is LeadEvent.CONTACTED:
+            settles.setdefault((event.crm, "attempt_at"), []).append(
+                (event.crm_id, event.assignment, _time(detail.get("at")) or event.at))
+        elif kind in (LeadEvent.BREACHED, LeadEvent.OVERRIDDEN):
+            settles.setdefault((event.crm, "outcome"), []).append(
+                (event.crm_id, event.assignment,
+                 "breached" if kind is LeadEvent.BREACHED else "overridden"))
+    for (crm, field), values in settles.items():
+        uow.assignments.settle_many(crm, field, values)
+
+
+def _decided(uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
+    """Routing decisions: whom each passed over, and the assignment it made (if any). Both
     carry the lead's creation time: the report selects by it without a join."""
-    lead = uow.leads.get(event.crm, event.crm_id)
-    if lead is None:
-        return
-    detail = event.detail
-    skipped = detail.get("passed_over")
-    if isinstance(skipped, dict) and skipped:
-        uow.assignments.passed_over(event.crm, event.crm_id, event.at, lead.created_at,
-                                    {str(k): str(v) for k, v in skipped.items()})
-    if kind in _ASSIGNING and event.coordinator:
-        uow.assignments.add(event.crm, event.crm_id, event.assignment,
-                            lead_created_at=lead.created_at, kind=kind.value,
-                            coordinator=event.coordinator, rule=event.rule,
-                            reason=str(detail.get("reason") or "") or None,
-                            assigned_at=event.at, sla_due=_time(detail.get("sla_due")))
+    new: list[NewAssignment] = []
+    for crm in {e.crm for e in events}:
+        leads = uow.leads.get_many(crm, [e.crm_id for e in events if e.crm == crm])
+        for event in events:
+            lead = leads.get(event.crm_id) if event.crm == crm else None
+            if lead is None:
+                continue
+            detail, kind = event.detail, LeadEvent(event.event)
+            skipped = detail.get("passed_over")
+            if isinstance(skipped, dict) and skipped:
+                uow.assignments.passed_over(event.crm, event.crm_id, event.at, lead.created_at,
+                                            {str(k): str(v) for k, v in skipped.items()})
+            if kind in _ASSIGNING and event.coordinator:
+                new.append(NewAssignment(event.crm_id, event.assignment, lead.created_at,
+                                         kind.value, event.coordinator, event.rule,
+                                         str(detail.get("reason") or "") or None, event.at,
+                                         _time(detail.get("sla_due"))))
+        uow.assignments.add_many(crm, new)
+        new = []
+
+
+class _Projection:
+    """The subscriber: one event (`__call__`) or a batch of them (`many`)."""
+
+    def __call__(self, uow: UnitOfWork, event: LeadEventRecord) -> None:
+        project(uow, event)
+
+    def many(self, uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
+        project_many(uow, events)
 
 
 def subscribe(bus: EventBus) -> None:
-    bus.subscribe(project, events=[e.value for e in EVENTS])
+    bus.subscribe(_Projection(), events=[e.value for e in EVENTS])

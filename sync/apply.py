@@ -35,13 +35,15 @@ from state import (
     OutboxStatus,
     StoreUnavailable,
     UnitOfWork,
+    outbox_key,
 )
 from sync.batches import split_on_refusal
 from sync.claims import KeptClaim
 from sync.context import Context
 from sync.intake.keys import FOLLOW_UP_PREFIX
-from sync.lifecycle import Fact, LeadEvent, transition
+from sync.lifecycle import Change, Fact, LeadEvent, transition, transition_many
 from sync.logs import get_logger
+from sync.tally import add_up
 
 log = get_logger("leadrouter.apply")
 BATCH = 100
@@ -119,8 +121,16 @@ def apply_owners(ctx: Context, result: ApplyResult) -> bool:
         _fail(ctx, rows, exc)
         return True
     now = ctx.clock()
+    written = [(row, outcomes[row.crm_id]) for row in rows if row.crm_id in outcomes
+               and outcomes[row.crm_id].outcome in (WriteOutcome.WRITTEN, WriteOutcome.ALREADY)]
     with ctx.store.unit_of_work() as uow:
+        if not _in_bulk(uow, ctx, written, result,
+                        lambda figures: _owners_written(uow, ctx, written, now, figures)):
+            written = []  # recorded one by one below
+        done = {row.id for row, _ in written}
         for row in rows:
+            if row.id in done:
+                continue
             outcome = outcomes.get(row.crm_id)
             if outcome is None or outcome.outcome is WriteOutcome.REJECTED:
                 error = outcome.error if outcome and outcome.error else "owner write rejected"
@@ -132,6 +142,51 @@ def apply_owners(ctx: Context, result: ApplyResult) -> bool:
                           _owner_outcome(uow, ctx, row, outcome, now, result))
         uow.commit()
     return True
+
+
+def _in_bulk(uow: UnitOfWork, ctx: Context, rows: Sequence[Any], result: ApplyResult,
+             record: Callable[[ApplyResult], None]) -> bool:
+    """Record the outcomes of `rows` together (a few statements for the batch); False when
+    they cannot be (a lead twice among them, or an error: undone), for the caller to
+    record them one by one, each on its own (see `_in_savepoint`)."""
+    if not rows:
+        return True
+    crm_ids = [row.crm_id for row, *_ in rows]
+    if len(set(crm_ids)) != len(crm_ids):
+        return False
+    figures = ApplyResult()
+    try:
+        with uow.savepoint():
+            record(figures)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        log.warning("outbox.batch_recorded_one_by_one", crm=ctx.crm, count=len(rows),
+                    error_type=type(exc).__name__)
+        return False
+    add_up(result, figures)
+    return True
+
+
+def _owners_written(uow: UnitOfWork, ctx: Context,
+                    written: Sequence[tuple[OutboxItem, OwnerWriteResult]], now: datetime,
+                    result: ApplyResult) -> None:
+    """`_owner_outcome` of a batch whose owners the CRM has (written, or there already)."""
+    leads = uow.leads.get_many(ctx.crm, [row.crm_id for row, _ in written])
+    uow.outbox.mark_done_many({row.id: outcome.outcome.value for row, outcome in written},
+                              now=now)
+    moved: list[tuple[LeadRecord, Change, bool]] = []
+    for row, outcome in written:
+        lead = leads.get(row.crm_id)
+        if lead is not None:
+            payload = row.owner_write()
+            moved.append((lead, *_owner_change(lead, lead.assignment == row.assignment,
+                                               payload.coordinator, payload.owner_id,
+                                               outcome.outcome.value, row.assignment, now)))
+    updated = transition_many(uow, ctx, [change for _, change, _ in moved], now)
+    for (lead, _, moves), after in zip(moved, updated, strict=True):
+        _owner_latency(lead, after, moves, now, result)
+    result.owners_written += len(written)
 
 
 def _owner_outcome(uow: UnitOfWork, ctx: Context, row: OutboxItem, outcome: OwnerWriteResult,
@@ -162,13 +217,25 @@ def _owner_written(uow: UnitOfWork, ctx: Context, lead: LeadRecord, current: boo
                    coordinator: str, owner_id: str, outcome: str, assignment: int,
                    now: datetime, result: ApplyResult) -> None:
     """The CRM has the owner: the clock's owner is in place (recorded for any assignment)."""
+    change, moves = _owner_change(lead, current, coordinator, owner_id, outcome, assignment,
+                                  now)
+    _owner_latency(lead, transition_many(uow, ctx, [change], now)[0], moves, now, result)
+
+
+def _owner_change(lead: LeadRecord, current: bool, coordinator: str, owner_id: str,
+                  outcome: str, assignment: int, now: datetime) -> tuple[Change, bool]:
+    """The lead's `owner_written` event, and whether it moves the lead's clock on."""
     moves = current and lead.status in (LeadStatus.ROUTED, LeadStatus.REASSIGNED,
                                         LeadStatus.ESCALATED_FINAL)
     fields: dict[str, Any] = {"owner_written_at": now} if moves else {}
-    updated = transition(uow, ctx, lead.crm_id, LeadEvent.OWNER_WRITTEN, now,
-                         coordinator=coordinator or None,
-                         facts={"crm_owner": owner_id, "outcome": outcome,
-                                "for_assignment": assignment}, **fields)
+    return Change(lead.crm_id, LeadEvent.OWNER_WRITTEN, coordinator=coordinator or None,
+                  facts={"crm_owner": owner_id, "outcome": outcome,
+                         "for_assignment": assignment}, fields=fields), moves
+
+
+def _owner_latency(lead: LeadRecord, updated: LeadRecord, moves: bool, now: datetime,
+                   result: ApplyResult) -> None:
+    """A first owner written for a lead's first assignment: its time to owner, measured."""
     if moves and lead.reassignments == 0 and updated.status == LeadStatus.OWNER_WRITTEN:
         result.owner_latencies.append(max(0.0, (now - lead.created_at).total_seconds()))
 
@@ -208,18 +275,22 @@ def mark_overridden(ctx: Context, uow: UnitOfWork, crm_id: str, crm_owner: str |
 
 
 def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem], int]:
-    """Tasks whose owner write is done; others wait (no attempt counted), stale ones end."""
+    """Tasks whose owner write is done; others wait (no attempt counted), stale ones end.
+    The batch's owner rows and leads are read in one query each."""
     ready: list[OutboxItem] = []
     deferred = 0
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
+        owners = uow.outbox.by_keys(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER)
+                                    for row in rows)
+        leads = uow.leads.get_many(ctx.crm, [row.crm_id for row in rows])
         for row in rows:
             if row.key.startswith(FOLLOW_UP_PREFIX):
                 # a follow-up for a record a person owns (email intake): no owner write
-                ready.append(replace(row, attempts=uow.outbox.count_attempt(row.id)))
+                ready.append(row)
                 continue
-            owner_row = uow.outbox.get_for(row.crm_id, row.assignment, OutboxKind.OWNER)
-            lead = uow.leads.get(ctx.crm, row.crm_id)
+            owner_row = owners.get(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER))
+            lead = leads.get(row.crm_id)
             stale = lead is None or lead.assignment != row.assignment or lead.status in (
                 LeadStatus.OVERRIDDEN, LeadStatus.SKIPPED)
             if stale or owner_row is None or owner_row.status in (OutboxStatus.CANCELLED,
@@ -229,12 +300,12 @@ def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem]
                 uow.outbox.defer(row.id, now)  # not claimed after all: owner first
                 deferred += 1
             else:
-                # counted before the call: after a crash or an uncertain answer the
-                # next try searches for the task's marker before creating it
-                attempts = uow.outbox.count_attempt(row.id)
-                ready.append(replace(row, attempts=attempts))
+                ready.append(row)
+        # counted before the call: after a crash or an uncertain answer the next try
+        # searches for the task's marker before creating it
+        attempts = uow.outbox.count_attempts(row.id for row in ready)
         uow.commit()
-    return ready, deferred
+    return [replace(row, attempts=attempts[row.id]) for row in ready], deferred
 
 
 def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
@@ -299,8 +370,15 @@ def _record(ctx: Context, rows: list[OutboxItem], task_ids: Mapping[str, str],
             result: ApplyResult, *, created: bool) -> None:
     """Done rows (their task made now, or found from an earlier try); others failed."""
     now = ctx.clock()
+    made = [(row, task_ids[row.key]) for row in rows if row.key in task_ids]
     with ctx.store.unit_of_work() as uow:
+        if not _in_bulk(uow, ctx, made, result,
+                        lambda figures: _tasks_recorded(uow, ctx, made, created, now, figures)):
+            made = []  # recorded one by one below
+        done = {row.id for row, _ in made}
         for row in rows:
+            if row.id in done:
+                continue
             task_id = task_ids.get(row.key)
             if task_id is None:
                 uow.outbox.mark_failed(row.id, "task not created", now + _backoff(row.attempts))
@@ -313,19 +391,32 @@ def _record(ctx: Context, rows: list[OutboxItem], task_ids: Mapping[str, str],
         uow.commit()
 
 
+def _tasks_recorded(uow: UnitOfWork, ctx: Context, made: Sequence[tuple[OutboxItem, str]],
+                    created: bool, now: datetime, result: ApplyResult) -> None:
+    """`_task_recorded` of a batch of tasks that exist."""
+    leads = uow.leads.get_many(ctx.crm, [row.crm_id for row, _ in made])
+    uow.outbox.mark_done_many({row.id: task_id for row, task_id in made}, now=now)
+    transition_many(uow, ctx, [_task_change(leads[row.crm_id], row, task_id, created)
+                               for row, task_id in made if row.crm_id in leads], now)
+    result.tasks_created += len(made)
+
+
 def _task_recorded(uow: UnitOfWork, ctx: Context, row: OutboxItem, task_id: str,
                    created: bool, now: datetime) -> None:
     """The task exists: the lead moves on only if the task is its current assignment's."""
     lead = uow.leads.get(ctx.crm, row.crm_id)
-    if lead is None:
-        return
+    if lead is not None:
+        transition_many(uow, ctx, [_task_change(lead, row, task_id, created)], now)
+
+
+def _task_change(lead: LeadRecord, row: OutboxItem, task_id: str, created: bool) -> Change:
     task = row.task()
     facts: dict[str, Fact] = {"task_id": task_id, "found_existing": not created,
                               "due": task.due.isoformat()}
     # an older assignment's task is recorded, but does not move the current assignment on
     event = (LeadEvent.TASK_CREATED if lead.assignment == row.assignment
              else LeadEvent.EARLIER_TASK_CREATED)
-    transition(uow, ctx, row.crm_id, event, now, coordinator=task.coordinator, facts=facts)
+    return Change(row.crm_id, event, coordinator=task.coordinator, facts=facts)
 
 
 def _progress(result: ApplyResult) -> int:

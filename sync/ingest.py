@@ -18,9 +18,19 @@ from typing import Any
 from connectors.base import CrmLead, PollPage
 from state import LeadStatus, StoreUnavailable, UnitOfWork
 from sync.context import Context
-from sync.lifecycle import LeadEvent, arrive, transition
+from sync.lifecycle import (
+    Arrival,
+    Change,
+    Fact,
+    LeadEvent,
+    arrive,
+    arrive_many,
+    transition,
+    transition_many,
+)
 from sync.logs import get_logger
 from sync.routing_input import routing_attributes
+from sync.tally import add_up
 
 log = get_logger("leadrouter.ingest")
 POLL_PAGE = 500  # leads per `poll` call of a connector that cannot stream its pages
@@ -55,7 +65,10 @@ def window_start(ctx: Context, now: datetime) -> datetime:
 
 def _record(uow: UnitOfWork, ctx: Context, leads: Sequence[CrmLead],
             result: IngestResult) -> None:
+    """Record a page together (`_record_all`), or, when that fails, lead by lead."""
     now = ctx.clock()
+    if _record_all(uow, ctx, leads, now, result):
+        return
     for lead in leads:
         result.seen += 1
         try:
@@ -68,12 +81,54 @@ def _record(uow: UnitOfWork, ctx: Context, leads: Sequence[CrmLead],
                        result)
 
 
+def _record_all(uow: UnitOfWork, ctx: Context, leads: Sequence[CrmLead], now: datetime,
+                result: IngestResult) -> bool:
+    """Record a page in a few statements, in a savepoint: False (and nothing recorded)
+    when one of its leads cannot be, for `_record` to set that one aside alone."""
+    ids = [lead.crm_id for lead in leads]
+    if not leads or len(set(ids)) != len(ids):
+        return False
+    figures = IngestResult(seen=len(leads))
+    try:
+        with uow.savepoint():
+            attributes = {lead.crm_id: routing_attributes(lead.attributes, ctx.config)
+                          for lead in leads}
+            new = arrive_many(uow, ctx, [Arrival(lead.crm_id, lead.created_at,
+                                                 attributes[lead.crm_id], _arrival_facts(lead))
+                                         for lead in leads], now)
+            skipped = [lead for lead in leads if lead.crm_id in new and not lead.eligible]
+            transition_many(uow, ctx, [Change(lead.crm_id, LeadEvent.SKIPPED, facts=_NOT_ELIGIBLE,
+                                              fields={"crm_owner_id": lead.owner_id})
+                                       for lead in skipped], now)
+            figures.new, figures.skipped = len(new), len(skipped)
+            known = [lead for lead in leads if lead.crm_id not in new and lead.eligible]
+            statuses = uow.leads.statuses(ctx.crm, [lead.crm_id for lead in known])
+            for lead in known:
+                if statuses.get(lead.crm_id) in REEVALUATED_STATUSES:
+                    _reevaluate(uow, ctx, lead, attributes[lead.crm_id], now, figures)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        log.warning("ingest.page_recorded_one_by_one", crm=ctx.crm, count=len(leads),
+                    error_type=type(exc).__name__)
+        return False
+    add_up(result, figures)
+    return True
+
+
+_NOT_ELIGIBLE = {"why": "owned by a person or outside the configured filters"}
+
+
+def _arrival_facts(lead: CrmLead) -> dict[str, Fact]:
+    return {"created_at": lead.created_at.isoformat(), "crm_owner": lead.owner_id,
+            "eligible": lead.eligible}
+
+
 def _record_one(uow: UnitOfWork, ctx: Context, lead: CrmLead, now: datetime,
                 result: IngestResult) -> None:
     attributes = routing_attributes(lead.attributes, ctx.config)
     arrived = arrive(uow, ctx, lead.crm_id, lead.created_at, attributes, now,
-                     facts={"created_at": lead.created_at.isoformat(),
-                            "crm_owner": lead.owner_id, "eligible": lead.eligible})
+                     facts=_arrival_facts(lead))
     if arrived is None:
         _reevaluate(uow, ctx, lead, attributes, now, result)
         return
@@ -81,7 +136,7 @@ def _record_one(uow: UnitOfWork, ctx: Context, lead: CrmLead, now: datetime,
     if not lead.eligible:
         result.skipped += 1
         transition(uow, ctx, lead.crm_id, LeadEvent.SKIPPED, now, crm_owner_id=lead.owner_id,
-                   facts={"why": "owned by a person or outside the configured filters"})
+                   facts=_NOT_ELIGIBLE)
 
 
 def _reevaluate(uow: UnitOfWork, ctx: Context, lead: CrmLead, attributes: dict[str, str],

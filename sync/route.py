@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from routing import apply_decision, route
-from routing.models import Decision, Lead, RosterState, Status
+from routing.models import Decision, Lead, PointerUpdate, RosterState, Status
 from state import (
     LeadRecord,
     LeadStatus,
@@ -23,12 +23,14 @@ from state import (
     UnitOfWork,
     steps_detail,
 )
+from state.outbox_payloads import OutboxPayload
 from sync.availability import away_now
 from sync.context import Context
 from sync.intake.clock import ARRIVED_BY, EMAIL
-from sync.lifecycle import Assignment, Fact, LeadEvent, transition
+from sync.lifecycle import Assignment, Change, Fact, LeadEvent, transition, transition_many
 from sync.logs import get_logger
 from sync.routing_input import make_lead
+from sync.tally import add_up
 
 log = get_logger("leadrouter.route")
 BATCH = 200
@@ -100,45 +102,100 @@ def record_assignment(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: 
                       facts: Mapping[str, Fact] | None = None, **fields: Any) -> None:
     """Assign `owner` and queue the owner write and the task, all in this transaction.
     `facts` add to the decision's on the event; `fields` are other lead fields it sets."""
-    owner_id = ctx.directory.owner_of[owner]
-    replaceable = replaceable_owners(ctx, row)
+    change = assignment_change(ctx, decision, owner, row.crm_id, event=event, facts=facts,
+                               fields=fields)
+    updated = transition_many(uow, ctx, [change], now)[0]
+    queue_writes(uow, ctx, [(updated, decision, replaceable_owners(ctx, row))], now)
+
+
+def assignment_change(ctx: Context, decision: Decision, owner: str, crm_id: str, *,
+                      event: LeadEvent = LeadEvent.ROUTED,
+                      facts: Mapping[str, Fact] | None = None,
+                      fields: Mapping[str, Any] | None = None) -> Change:
+    """The lifecycle change that assigns `owner` by `decision`."""
     sla_due = decision.sla_due.isoformat() if decision.sla_due else None
-    row = transition(uow, ctx, row.crm_id, event, now,
-                     assignment=Assignment(owner, owner_id, decision.rule, decision.sla_due),
-                     facts={**decision_facts(decision), "sla_due": sla_due, **(facts or {})},
-                     explanation=steps_detail(decision.explanation), **fields)
-    uow.outbox.enqueue_for(ctx.crm, row.crm_id, row.assignment,
-                           OwnerWritePayload(owner_id, owner, replaceable,
-                                             metadata(ctx, decision, now)), now=now)
-    task = decision.task
-    if task is not None:
-        uow.outbox.enqueue_for(ctx.crm, row.crm_id, row.assignment,
-                               TaskPayload(owner_id, task.subject, task.due, task.priority,
-                                           task.type, owner), now=now)
+    return Change(crm_id, event,
+                  assignment=Assignment(owner, ctx.directory.owner_of[owner], decision.rule,
+                                        decision.sla_due),
+                  facts={**decision_facts(decision), "sla_due": sla_due, **(facts or {})},
+                  explanation=steps_detail(decision.explanation), fields=dict(fields or {}))
+
+
+def queue_writes(uow: UnitOfWork, ctx: Context,
+                 assigned: Sequence[tuple[LeadRecord, Decision, tuple[str | None, ...]]],
+                 now: datetime) -> None:
+    """The owner write and the task of each (lead as assigned, decision, owners the write
+    may replace), a lead's owner write before its task, in one statement per 100 leads."""
+    writes: list[tuple[str, int, OutboxPayload]] = []
+    for lead, decision, replaceable in assigned:
+        owner = lead.owner
+        assert owner is not None
+        owner_id = ctx.directory.owner_of[owner]
+        writes.append((lead.crm_id, lead.assignment,
+                       OwnerWritePayload(owner_id, owner, replaceable,
+                                         metadata(ctx, decision, now))))
+        task = decision.task
+        if task is not None:
+            writes.append((lead.crm_id, lead.assignment,
+                           TaskPayload(owner_id, task.subject, task.due, task.priority,
+                                       task.type, owner)))
+    uow.outbox.enqueue_many_for(ctx.crm, writes, now=now)
 
 
 def decide(uow: UnitOfWork, ctx: Context, row: LeadRecord, roster: RosterState, now: datetime,
            result: RouteResult) -> RosterState:
-    decision = route(lead_for(ctx, row), ctx.config.rulebook, roster, now)
-    if decision.pointer is not None:
-        uow.pointers.save_pointer(decision.pointer)
-    if decision.status is Status.ASSIGNED and decision.owner in ctx.directory.owner_of:
-        assert decision.owner is not None
-        record_assignment(uow, ctx, row, decision, decision.owner, now)
-        result.routed += 1
-    elif decision.status is Status.HELD:
-        release_at = decision.release_at.isoformat() if decision.release_at else None
-        transition(uow, ctx, row.crm_id, LeadEvent.HELD, now, rule=decision.rule,
-                   held_until=decision.release_at,
-                   facts={**decision_facts(decision), "release_at": release_at},
-                   explanation=steps_detail(decision.explanation))
-        result.held += 1
-    else:
-        transition(uow, ctx, row.crm_id, LeadEvent.UNROUTABLE, now, rule=decision.rule,
-                   facts=decision_facts(decision),
-                   explanation=steps_detail(decision.explanation))
-        result.unroutable += 1
-    return apply_decision(roster, decision)
+    return decide_many(uow, ctx, [row], roster, now, result)
+
+
+def decide_many(uow: UnitOfWork, ctx: Context, rows: Sequence[LeadRecord],
+                roster: RosterState, now: datetime, result: RouteResult) -> RosterState:
+    """Route each of `rows` in order (each decision sees the ones before it), then write
+    them together: the pointers, the lifecycle changes and the CRM writes they queue."""
+    changes: list[Change] = []
+    assigned: list[tuple[int, Decision, tuple[str | None, ...]]] = []
+    pointers: dict[str, PointerUpdate] = {}
+    figures = RouteResult()
+    for row in rows:
+        decision = route(lead_for(ctx, row), ctx.config.rulebook, roster, now)
+        if decision.pointer is not None:
+            pointers[decision.pointer.key] = _merged(pointers.get(decision.pointer.key),
+                                                     decision.pointer)
+        if decision.status is Status.ASSIGNED and decision.owner in ctx.directory.owner_of:
+            assert decision.owner is not None
+            assigned.append((len(changes), decision, replaceable_owners(ctx, row)))
+            changes.append(assignment_change(ctx, decision, decision.owner, row.crm_id))
+            figures.routed += 1
+        elif decision.status is Status.HELD:
+            release_at = decision.release_at.isoformat() if decision.release_at else None
+            changes.append(Change(row.crm_id, LeadEvent.HELD, rule=decision.rule,
+                                  facts={**decision_facts(decision), "release_at": release_at},
+                                  explanation=steps_detail(decision.explanation),
+                                  fields={"held_until": decision.release_at}))
+            figures.held += 1
+        else:
+            changes.append(Change(row.crm_id, LeadEvent.UNROUTABLE, rule=decision.rule,
+                                  facts=decision_facts(decision),
+                                  explanation=steps_detail(decision.explanation)))
+            figures.unroutable += 1
+        roster = apply_decision(roster, decision)
+    for pointer in pointers.values():
+        uow.pointers.save_pointer(pointer)
+    updated = transition_many(uow, ctx, changes, now)
+    queue_writes(uow, ctx, [(updated[i], decision, replaceable)
+                            for i, decision, replaceable in assigned], now)
+    add_up(result, figures)
+    return roster
+
+
+def _merged(before: PointerUpdate | None, after: PointerUpdate) -> PointerUpdate:
+    """Two updates of one pointer as one: a field the later one leaves None keeps the
+    earlier one's value (as two saves in a row would)."""
+    if before is None:
+        return after
+    return replace(before,
+                   last_assigned=after.last_assigned if after.last_assigned is not None
+                   else before.last_assigned,
+                   weights=after.weights if after.weights is not None else before.weights)
 
 
 def release_held(ctx: Context) -> int:
@@ -181,8 +238,9 @@ def route_waiting(ctx: Context) -> RouteResult:
     """Route every lead in `seen`, a batch per transaction.
 
     The routing lock is taken before the leads are read, and the rows are held, so two
-    workers can never both decide the same lead. A lead whose routing fails is set aside
-    alone (its savepoint undone); the rest of its batch commits.
+    workers can never both decide the same lead. A batch is decided and written together;
+    if that fails it is undone and decided again lead by lead, and a lead whose routing
+    fails is set aside alone (its savepoint undone); the rest of its batch commits.
     """
     result = RouteResult()
 
@@ -193,18 +251,22 @@ def route_waiting(ctx: Context) -> RouteResult:
     in_batches(ctx, lambda uow, now: uow.leads.by_status(LeadStatus.SEEN, limit=BATCH,
                                                          lock=True),
                lambda uow, row, roster, now: decide(uow, ctx, row, roster, now, result),
-               failed)
+               failed,
+               lambda uow, rows, roster, now: decide_many(uow, ctx, rows, roster, now, result))
     return result
 
 
 def in_batches(ctx: Context, fetch: Callable[[UnitOfWork, datetime], Sequence[T]],
                handle: Callable[[UnitOfWork, T, RosterState, datetime], RosterState],
-               failed: Callable[[UnitOfWork, T, Exception, datetime], None]) -> None:
+               failed: Callable[[UnitOfWork, T, Exception, datetime], None],
+               handle_all: Callable[[UnitOfWork, Sequence[T], RosterState, datetime],
+                                    RosterState] | None = None) -> None:
     """Decide rows a batch per transaction until `fetch` finds none.
 
-    The roster is loaded first (it takes the routing lock), then the batch, held; each row
-    runs in its own savepoint: one that raises is undone and handed to `failed`, the rest of
-    its batch commits. A store that is gone ends the run.
+    The roster is loaded first (it takes the routing lock), then the batch, held. With
+    `handle_all` the batch is first decided at once, in a savepoint; if that raises it is
+    undone and each row runs in its own savepoint: one that raises is undone and handed to
+    `failed`, the rest of its batch commits. A store that is gone ends the run.
     """
     while True:
         now = ctx.clock()
@@ -213,15 +275,33 @@ def in_batches(ctx: Context, fetch: Callable[[UnitOfWork, datetime], Sequence[T]
             rows = fetch(uow, now)
             if not rows:
                 break
-            for row in rows:
-                try:
-                    with uow.savepoint():
-                        roster = handle(uow, row, roster, now)
-                except StoreUnavailable:
-                    raise
-                except Exception as exc:
-                    failed(uow, row, exc, now)
+            if handle_all is None or not _all_at_once(uow, ctx, rows, roster, now,
+                                                      handle_all):
+                for row in rows:
+                    try:
+                        with uow.savepoint():
+                            roster = handle(uow, row, roster, now)
+                    except StoreUnavailable:
+                        raise
+                    except Exception as exc:
+                        failed(uow, row, exc, now)
             uow.commit()
+
+
+def _all_at_once(uow: UnitOfWork, ctx: Context, rows: Sequence[T], roster: RosterState,
+                 now: datetime,
+                 handle_all: Callable[[UnitOfWork, Sequence[T], RosterState, datetime],
+                                      RosterState]) -> bool:
+    try:
+        with uow.savepoint():
+            handle_all(uow, rows, roster, now)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        log.warning("route.batch_decided_one_by_one", crm=ctx.crm, count=len(rows),
+                    error_type=type(exc).__name__)
+        return False
+    return True
 
 
 def assign_decided(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: Decision,

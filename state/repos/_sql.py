@@ -48,17 +48,17 @@ def insert_ignore_many(
     conflict: Sequence[str],
     returning: str,
 ) -> list[Any]:
-    """`insert_ignore` for several rows in one statement; the `returning` column of each
-    row inserted (rows that existed are left as they are and not returned)."""
+    """`insert_ignore` for several rows (one statement, compiled once and sent in batches);
+    the `returning` column of each row inserted, in no particular order (rows that existed
+    are left as they are and not returned)."""
     if not rows:
         return []
     stmt = (
         _insert(session, model)
-        .values([dict(r) for r in rows])
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(getattr(model, returning))
     )
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(stmt, [dict(r) for r in rows]).scalars())
 
 
 def upsert(

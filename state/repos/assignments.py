@@ -58,10 +58,8 @@ class AssignmentRepo:
                  "reason": a.reason[:64] if a.reason else None,
                  "assigned_at": as_utc(a.assigned_at),
                  "sla_due": as_utc(a.sla_due) if a.sla_due else None} for a in assignments]
-        return sum(len(insert_ignore_many(self.session, AssignmentRow, rows[i:i + 200],
-                                          ["portal", "crm", "crm_id", "number"],
-                                          returning="number"))
-                   for i in range(0, len(rows), 200))
+        return len(insert_ignore_many(self.session, AssignmentRow, rows,
+                                      ["portal", "crm", "crm_id", "number"], returning="number"))
 
     def passed_over(self, crm: str, crm_id: str, at: datetime, lead_created_at: datetime,
                     skipped: dict[str, str]) -> None:

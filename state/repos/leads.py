@@ -175,7 +175,7 @@ class LeadRepo:
     def add_seen_many(self, crm: str, leads: Iterable[tuple[str, datetime, Mapping[str, object]]],
                       *, now: datetime) -> set[str]:
         """`add_seen` for several (crm id, created at, attributes): the CRM ids that are new,
-        in one statement per 200. Attributes are checked first: one that is refused raises
+        in one statement. Attributes are checked first: one that is refused raises
         before anything is written."""
         at = as_utc(now)
         values = []
@@ -186,11 +186,8 @@ class LeadRepo:
                            "attributes": cleaned, "source": _source(cleaned),
                            "status": LeadStatus.SEEN.value, "assignment": 0,
                            "reassignments": 0, "excluded": [], "updated_at": at})
-        new: set[str] = set()
-        for start in range(0, len(values), 200):
-            new.update(insert_ignore_many(self.session, LeadRow, values[start:start + 200],
-                                          ["portal", "crm", "crm_id"], returning="crm_id"))
-        return new
+        return set(insert_ignore_many(self.session, LeadRow, values,
+                                      ["portal", "crm", "crm_id"], returning="crm_id"))
 
     def update(
         self, crm: str, crm_id: str, *, now: datetime | None = None, flush: bool = True,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, tuple_, update
 from sqlmodel import Session, col, select
 
 from state.claim_locks import ClaimLocks
@@ -52,7 +52,7 @@ class OutboxRepo:
 
     def enqueue_many_for(self, crm: str, writes: Iterable[tuple[str, int, OutboxPayload]], *,
                          now: datetime) -> int:
-        """`enqueue_for` for several (crm id, assignment, payload) in one statement per 200;
+        """`enqueue_for` for several (crm id, assignment, payload) in one statement;
         how many were new (a key that exists is left as it is)."""
         at = as_utc(now)
         rows = [{"portal": self.portal, "key": outbox_key(crm_id, n, p.kind),
@@ -60,9 +60,8 @@ class OutboxRepo:
                  "payload": dict(p.to_json()), "status": OutboxStatus.PENDING.value,
                  "attempts": 0, "created_at": at, "next_attempt_at": at}
                 for crm_id, n, p in writes]
-        return sum(len(insert_ignore_many(self.session, OutboxRow, rows[i:i + 200],
-                                          ["portal", "key"], returning="id"))
-                   for i in range(0, len(rows), 200))
+        return len(insert_ignore_many(self.session, OutboxRow, rows, ["portal", "key"],
+                                      returning="id"))
 
     def enqueue_notification(self, crm: str, payload: NotificationPayload, *,
                              now: datetime | None = None) -> bool:
@@ -256,22 +255,23 @@ class OutboxRepo:
         values and is not touched: compare-and-set, atomic per row, so two workers never
         both hold a row. Call right before a non-idempotent write so the claim outlasts it.
         """
-        kept: set[int] = set()
-        for outbox_id, (claimed_until, attempts) in held.items():
-            stmt = (
-                update(OutboxRow)
-                .where(
-                    col(OutboxRow.id) == outbox_id,
-                    col(OutboxRow.portal) == self.portal,
-                    col(OutboxRow.status) == OutboxStatus.PENDING.value,
-                    col(OutboxRow.next_attempt_at) == as_utc(claimed_until),
-                    col(OutboxRow.attempts) == attempts,
-                )
-                .values(next_attempt_at=as_utc(until))
+        if not held:
+            return set()
+        stmt = (
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.portal) == self.portal,
+                col(OutboxRow.status) == OutboxStatus.PENDING.value,
+                tuple_(col(OutboxRow.id), col(OutboxRow.next_attempt_at),
+                       col(OutboxRow.attempts)).in_(
+                    [(i, as_utc(t), n) for i, (t, n) in held.items()]),
             )
-            if int(getattr(self.session.execute(stmt), "rowcount", 0)) == 1:
-                kept.add(outbox_id)
-        return kept
+            .values(next_attempt_at=as_utc(until))
+            .returning(col(OutboxRow.id))
+            .execution_options(synchronize_session=False)
+        )
+        self._expire(held)
+        return {int(i) for i in self.session.execute(stmt).scalars()}
 
     def mark_done(
         self, outbox_id: int, result: str | None = None, *, now: datetime | None = None

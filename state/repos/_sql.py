@@ -61,6 +61,28 @@ def insert_ignore_many(
     return list(session.execute(stmt, [dict(r) for r in rows]).scalars())
 
 
+def insert_ids(session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]],
+               key: str) -> list[int]:
+    """Insert `rows` (one statement, compiled once, sent in batches); the id of each, in the
+    order given.
+
+    RETURNING promises no order (asking SQLAlchemy to sort it makes it send one row per
+    statement), so ids are matched to rows by their `key` column and, among rows with the
+    same key, in ascending order: a statement's rows are inserted, and take their ids, in
+    the order they are listed.
+    """
+    if not rows:
+        return []
+    table = model.__table__  # type: ignore[attr-defined]
+    stmt = _insert(session, model).returning(table.c.id, table.c[key])
+    by_key: dict[Any, list[int]] = {}
+    for row_id, value in session.execute(stmt, [dict(r) for r in rows]):
+        by_key.setdefault(value, []).append(int(row_id))
+    for ids in by_key.values():
+        ids.sort(reverse=True)
+    return [by_key[r[key]].pop() for r in rows]
+
+
 def upsert(
     session: Session,
     model: type[SQLModel],

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from routing.models import Step
 from state.records import AuditEntry
+from state.repos._sql import insert_ids
 from state.tables import DEFAULT_PORTAL, AuditKind, AuditRow
 from state.types import as_utc
 
@@ -81,8 +81,7 @@ class AuditRepo:
                    "kind": AuditKind(r.kind).value, "at": as_utc(r.at),
                    "coordinator": r.coordinator, "rule": r.rule, "detail": dict(r.detail)}
                   for r in rows]
-        stmt = insert(AuditRow).returning(col(AuditRow.id), sort_by_parameter_order=True)
-        return [int(i) for i in self.session.execute(stmt, values).scalars()]
+        return insert_ids(self.session, AuditRow, values, "crm_id")
 
     def for_lead(self, crm: str, crm_id: str) -> list[AuditEntry]:
         stmt = (

@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from state.records import LeadEventRecord
+from state.repos._sql import insert_ids
 from state.tables import DEFAULT_PORTAL, LeadEventRow
 from state.types import as_utc
 
@@ -59,8 +59,7 @@ class LeadEventRepo:
                    "to_status": e.to_status, "coordinator": e.coordinator, "rule": e.rule,
                    "at": as_utc(e.at), "audit_id": e.audit_id, "detail": dict(e.detail)}
                   for e in events]
-        stmt = insert(LeadEventRow).returning(col(LeadEventRow.id), sort_by_parameter_order=True)
-        ids = self.session.execute(stmt, values).scalars().all()
+        ids = insert_ids(self.session, LeadEventRow, values, "crm_id")
         return [replace(e, id=int(i), portal=self.portal) for e, i in zip(events, ids, strict=True)]
 
     def for_lead(self, crm: str, crm_id: str) -> list[LeadEventRecord]:

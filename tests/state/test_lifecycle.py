@@ -18,11 +18,15 @@ from state import LeadEventRecord, LeadStatus, Store, UnitOfWork, open_store
 from sync.lifecycle import (
     TRANSITIONS,
     Assignment,
+    Arrival,
+    Change,
     IllegalTransition,
     LeadEvent,
     arrive,
+    arrive_many,
     next_status,
     transition,
+    transition_many,
 )
 from sync.subscribers import EventBus
 
@@ -171,6 +175,103 @@ def test_a_reassigned_lead_is_reassigned_not_routed_again(store: Store) -> None:
         trail = [(e.event, e.to_status, e.assignment) for e in uow.events.for_lead(CRM, "1")]
     assert trail == [("arrived", "seen", 0), ("routed", "routed", 1),
                      ("breached", "breached", 1), ("reassigned", "reassigned", 2)]
+
+
+def _batch(now: datetime) -> list[Change]:
+    """Changes of several leads, one of them changed twice (in order)."""
+    due = now + timedelta(minutes=5)
+    return [
+        Change("1", LeadEvent.ROUTED, facts={"reason": "round_robin"},
+               explanation={"steps": [{"kind": "rule", "detail": "r", "coordinator": None}]},
+               assignment=Assignment("li", "1002", "r", due)),
+        Change("2", LeadEvent.HELD, rule="r", facts={"release_at": due.isoformat()},
+               fields={"held_until": due}),
+        Change("1", LeadEvent.OWNER_WRITTEN, coordinator="li",
+               facts={"crm_owner": "1002", "for_assignment": 1},
+               fields={"owner_written_at": now}),
+        Change("3", LeadEvent.SKIPPED, fields={"crm_owner_id": "1009"},
+               facts={"why": "owned by a person"}),
+    ]
+
+
+def _trail(store: Store) -> list[tuple[object, ...]]:
+    """Everything the changes stored, without row ids."""
+    with store.unit_of_work(read_only=True) as uow:
+        out: list[tuple[object, ...]] = []
+        for crm_id in ("1", "2", "3"):
+            lead = uow.leads.get(CRM, crm_id)
+            assert lead is not None
+            out.append(("lead", *[v for k, v in vars_of(lead).items() if k != "id"]))
+            out += [("event", e.crm_id, e.event, e.from_status, e.to_status, e.assignment,
+                     e.coordinator, e.rule, e.at, dict(e.detail), e.audit_id is not None)
+                    for e in uow.events.for_lead(CRM, crm_id)]
+            out += [("audit", a.crm_id, a.kind, a.coordinator, a.rule, a.at, dict(a.detail))
+                    for a in uow.audit.for_lead(CRM, crm_id)]
+    return out
+
+
+def vars_of(record: object) -> dict[str, object]:
+    return {name: getattr(record, name) for name in record.__slots__}  # type: ignore[attr-defined]
+
+
+def test_a_batch_of_changes_stores_what_the_same_changes_one_by_one_store(
+        tmp_path: Path) -> None:
+    now = T0 + timedelta(minutes=1)
+    stores = [open_store(f"sqlite:///{tmp_path / name}.db") for name in ("one", "batch")]
+    heard: list[list[tuple[str, str]]] = [[], []]
+    for store, log in zip(stores, heard, strict=True):
+        running = Running()
+        running.events.subscribe(lambda _uow, e, log=log: log.append((e.crm_id, e.event)))
+        with store.unit_of_work() as uow:
+            for crm_id in ("1", "2", "3"):
+                _lead_in(uow, crm_id, LeadStatus.SEEN)
+            if store is stores[0]:
+                for c in _batch(now):
+                    transition(uow, running, c.crm_id, c.event, now, coordinator=c.coordinator,
+                               rule=c.rule, facts=c.facts, explanation=c.explanation,
+                               assignment=c.assignment, **c.fields)
+            else:
+                leads = transition_many(uow, running, _batch(now), now)
+                assert [lead.status for lead in leads] == ["routed", "held", "owner_written",
+                                                           "skipped"]
+            uow.commit()
+    assert _trail(stores[1]) == _trail(stores[0])
+    assert heard[1] == heard[0] == [("1", "routed"), ("2", "held"), ("1", "owner_written"),
+                                    ("3", "skipped")]
+    for store in stores:
+        store.close()
+
+
+def test_a_batch_with_one_illegal_change_is_refused_whole_and_changes_nothing(
+        store: Store) -> None:
+    now = T0 + timedelta(minutes=1)
+    with store.unit_of_work() as uow:
+        for crm_id in ("1", "2", "3"):
+            _lead_in(uow, crm_id, LeadStatus.SEEN)
+        before = [uow.leads.get(CRM, i) for i in ("1", "2", "3")]
+        illegal = [*_batch(now), Change("2", LeadEvent.CONTACTED)]  # held leads are not called
+        with pytest.raises(IllegalTransition, match="contacted"):
+            transition_many(uow, Running(), illegal, now)
+        assert [uow.leads.get(CRM, i) for i in ("1", "2", "3")] == before
+        assert [_counts(uow, i) for i in ("1", "2", "3")] == [(0, 0)] * 3
+
+
+def test_a_batch_of_arrivals_records_each_new_lead_once_and_leaves_known_ones(
+        store: Store) -> None:
+    running = Running()
+    with store.unit_of_work() as uow:
+        assert arrive(uow, running, "known", T0, {}, T0) is not None
+        new = arrive_many(uow, running, [
+            Arrival("a", T0, {"insurance": "medicaid"}), Arrival("known", T0, {}),
+            Arrival("a", T0, {"insurance": "other"}),  # the first of a CRM id counts
+            Arrival("b", T0, {}, event=LeadEvent.SET_ASIDE, fields={"crm_owner_id": "9"})],
+            T0 + timedelta(minutes=1))
+        uow.commit()
+    assert sorted(new) == ["a", "b"]
+    assert (new["a"].status, new["a"].attributes) == ("seen", {"insurance": "medicaid"})
+    assert (new["b"].status, new["b"].crm_owner_id) == ("set_aside", "9")
+    with store.unit_of_work(read_only=True) as uow:
+        assert [_counts(uow, i) for i in ("a", "b", "known")] == [(1, 1)] * 3
 
 
 _STATUS_WRITERS = {"assign", "mark_breached"}

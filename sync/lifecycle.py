@@ -258,8 +258,8 @@ def transition_many(uow: UnitOfWork, ctx: Context, changes: Sequence[Change],
     illegal one raises and changes nothing."""
     if not changes:
         return []
-    known = uow.leads.get_many(ctx.crm, [c.crm_id for c in changes])
-    status: dict[str, LeadStatus | str] = {i: lead.status for i, lead in known.items()}
+    status: dict[str, LeadStatus | str] = dict(
+        uow.leads.status_of(ctx.crm, [c.crm_id for c in changes]))
     for change in changes:
         if change.crm_id not in status:
             raise LookupError(f"no lead {ctx.crm}/{change.crm_id} in the store")

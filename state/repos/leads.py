@@ -107,6 +107,13 @@ class LeadRepo:
     def get_many(self, crm: str, crm_ids: Iterable[str]) -> dict[str, LeadRecord]:
         """The stored leads among `crm_ids`, by CRM id, read in one query per 500 (and kept
         for this transaction like `get`'s)."""
+        return {crm_id: record_of(row) for crm_id, row in self._load(crm, crm_ids).items()}
+
+    def status_of(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
+        """`get_many`'s statuses only (the rows are kept for this transaction just the same)."""
+        return {crm_id: row.status for crm_id, row in self._load(crm, crm_ids).items()}
+
+    def _load(self, crm: str, crm_ids: Iterable[str]) -> dict[str, LeadRow]:
         ids = list(crm_ids)
         wanted = sorted({i for i in ids if (crm, i) not in self._rows})
         for start in range(0, len(wanted), 500):
@@ -114,11 +121,11 @@ class LeadRepo:
                                          col(LeadRow.crm_id).in_(wanted[start:start + 500]))
             for found in self.session.exec(stmt):
                 self._rows[(crm, found.crm_id)] = found
-        out: dict[str, LeadRecord] = {}
+        out: dict[str, LeadRow] = {}
         for crm_id in ids:
             row = self._rows.get((crm, crm_id))
             if row is not None:
-                out[crm_id] = record_of(row)
+                out[crm_id] = row
         return out
 
     def _row(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRow | None:
@@ -211,7 +218,6 @@ class LeadRepo:
                 value = as_utc(value)
             setattr(row, field, value)
         row.updated_at = as_utc(now) if now else utcnow()
-        self.session.add(row)
         if flush:
             self.session.flush()
         return record_of(row)
@@ -247,7 +253,6 @@ class LeadRepo:
         row.held_until = None
         row.owner_written_at = None
         row.updated_at = as_utc(now)
-        self.session.add(row)
         if flush:
             self.session.flush()
         return record_of(row)
@@ -262,7 +267,6 @@ class LeadRepo:
         row.excluded = sorted(excluded)
         row.status = LeadStatus.BREACHED.value
         row.updated_at = as_utc(now)
-        self.session.add(row)
         if flush:
             self.session.flush()
         return record_of(row)
@@ -339,7 +343,16 @@ class LeadRepo:
             stmt = stmt.limit(limit)
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return [record_of(row) for row in self.session.exec(stmt)]
+        return [record_of(self._keep(row, lock)) for row in self.session.exec(stmt)]
+
+    def _keep(self, row: LeadRow, locked: bool) -> LeadRow:
+        """A row a query read, kept for this transaction (the session's own object: the
+        next `get` of it needs no query)."""
+        key = (row.crm, row.crm_id)
+        self._rows[key] = row
+        if locked:
+            self._locked.add(key)
+        return row
 
     def statuses(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
         """The status of each of `crm_ids` the store knows."""

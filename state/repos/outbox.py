@@ -5,6 +5,7 @@ Reads hand out `OutboxItem` values, never ORM rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,8 @@ CANDIDATES = 4  # PostgreSQL claims read this many batches, skipping rows other 
 DEFAULT_LEASE = timedelta(minutes=2)
 
 
-def item_of(row: OutboxRow) -> OutboxItem:
+def item_of(row: Any) -> OutboxItem:
+    """An outbox row (ORM object or plain row) as a value."""
     assert row.id is not None
     return OutboxItem(row.id, row.key, row.crm, row.crm_id, row.kind, key_assignment(row.key),
                       row.status, row.attempts, row.next_attempt_at, dict(row.payload or {}),
@@ -181,13 +183,23 @@ class OutboxRepo:
         """
         if self.claims is not None:
             return self._claim_locked(limit, now, lease, kind)
-        rows = self._pending(limit, now, kind=kind, lock=True)
+        # SQLite: the unit holds the write lock, so reading then updating is atomic; plain
+        # rows, not ORM objects (a claim is read and written once)
+        table = OutboxRow.__table__  # type: ignore[attr-defined]
+        stmt = select(table).where(
+            table.c.portal == self.portal, table.c.status == OutboxStatus.PENDING.value,
+            table.c.next_attempt_at <= as_utc(now))
+        if kind is not None:
+            stmt = stmt.where(table.c.kind == OutboxKind(kind).value)
+        rows = self.session.execute(stmt.order_by(table.c.id).limit(limit)).all()
+        if not rows:
+            return []
         until = as_utc(now) + lease
-        for row in rows:
-            row.next_attempt_at = until
-            self.session.add(row)
-        self.session.flush()
-        return [item_of(row) for row in rows]
+        ids = [row.id for row in rows]
+        self._expire(ids)
+        self.session.execute(update(table).where(table.c.id.in_(ids))
+                             .values(next_attempt_at=until))
+        return [replace(item_of(row), next_attempt_at=until) for row in rows]
 
     def _claim_locked(self, limit: int, now: datetime, lease: timedelta,
                       kind: OutboxKind | str | None) -> list[OutboxItem]:

@@ -17,8 +17,8 @@ from structlog.testing import capture_logs
 from state import LeadEventRecord, LeadStatus, Store, UnitOfWork, open_store
 from sync.lifecycle import (
     TRANSITIONS,
-    Assignment,
     Arrival,
+    Assignment,
     Change,
     IllegalTransition,
     LeadEvent,

@@ -69,19 +69,18 @@ def clean_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
     return out
 
 
+_RECORD_FIELDS = tuple(LeadRecord.__dataclass_fields__)  # the record's fields, row columns all
+_COPIED = frozenset({"attributes", "excluded"})
+
+
 def record_of(row: LeadRow) -> LeadRecord:
-    return LeadRecord(
-        id=row.id, portal=row.portal, crm=row.crm, crm_id=row.crm_id,
-        created_at=row.created_at, first_seen_at=row.first_seen_at,
-        attributes={str(k): str(v) for k, v in (row.attributes or {}).items()},
-        status=row.status, owner=row.owner, crm_owner_id=row.crm_owner_id,
-        assignment=row.assignment, rule=row.rule, assigned_at=row.assigned_at,
-        owner_written_at=row.owner_written_at, sla_due=row.sla_due, held_until=row.held_until,
-        contacted_at=row.contacted_at, reassignments=row.reassignments,
-        excluded=list(row.excluded or ()), previous_owner=row.previous_owner,
-        updated_at=row.updated_at, source=row.source, first_owner_at=row.first_owner_at,
-        first_reason=row.first_reason, after_hours=row.after_hours,
-    )  # fmt: skip
+    # a loaded row keeps its values in its __dict__: read there, not through the ORM's
+    # descriptors (this runs several times per lead per change); an expired row reloads
+    loaded = row.__dict__
+    values = {name: loaded[name] if name in loaded else getattr(row, name)
+              for name in _RECORD_FIELDS if name not in _COPIED}
+    return LeadRecord(attributes={str(k): str(v) for k, v in (row.attributes or {}).items()},
+                      excluded=list(row.excluded or ()), **values)
 
 
 class LeadRepo:

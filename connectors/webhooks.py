@@ -37,6 +37,12 @@ class WebhookRejected(Exception):
         self.count = count  # events concerned, when the refusal is about some of them
 
 
+# The inbox event type of an activity hint: someone may have acted on a lead (a call logged,
+# its status or owner changed). It asks for that lead's contact-attempt check now; it never
+# brings a new lead (sync/ingest.py `drain_inbox`).
+ACTIVITY_HINT = "contact.activity"
+
+
 class WebhookSetupError(Exception):
     """Webhooks are configured in a way that cannot be served; the message names the key."""
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import CrmLead, PollPage
+from connectors.webhooks import ACTIVITY_HINT
 from state import LeadStatus, StoreUnavailable, UnitOfWork
 from sync.context import Context
 from sync.lifecycle import (
@@ -30,6 +31,8 @@ from sync.lifecycle import (
 )
 from sync.logs import get_logger
 from sync.routing_input import routing_attributes
+from sync.sla_scan import WATCHED as CLOCK_WATCHED
+from sync.sla_scan import SlaResult, check_leads
 from sync.tally import add_up
 
 log = get_logger("leadrouter.ingest")
@@ -270,28 +273,41 @@ class Prefetch:
             self._put(("error", exc))
 
 
-def drain_inbox(ctx: Context, *, limit: int = 500) -> IngestResult:
+def drain_inbox(ctx: Context, *, limit: int = 500,
+                on_attempts: Callable[[SlaResult], None] | None = None) -> IngestResult:
     """Webhook events are hints: fetch those records from the CRM and record the ones
-    polling would route too (created inside the backfill window)."""
+    polling would route too (created inside the backfill window); and check the leads whose
+    response clock runs for a contact attempt now (`sla_scan.check_leads`, its figures to
+    `on_attempts`) rather than at the next SLA scan. An activity hint never brings a lead:
+    for a contact that is no watched lead it is dropped unread."""
     result = IngestResult()
     now = ctx.clock()
     with ctx.store.unit_of_work(read_only=True) as uow:
-        events = [(hint.id, hint.crm_id) for hint in uow.inbox.unprocessed(limit, source=ctx.crm)]
-        ids = sorted({crm_id for _, crm_id in events})
+        hints = uow.inbox.unprocessed(limit, source=ctx.crm)
+        ids = sorted({hint.crm_id for hint in hints})
         known = uow.leads.statuses(ctx.crm, ids) if ids else {}
-    if events:
+    if hints:
         # a lead already on its way needs no CRM call: a replayed or forged hint costs nothing
-        ids = [i for i in ids if known.get(i, LeadStatus.SEEN.value) in _WORTH_A_LOOK]
+        records = sorted({h.crm_id for h in hints if h.event_type != ACTIVITY_HINT})
+        to_fetch = [i for i in records if known.get(i, LeadStatus.SEEN.value) in _WORTH_A_LOOK]
+        # only activity hints ask for a check: any other hint for a lead on its way (a
+        # redelivery, an eligibility change) costs nothing
+        to_check = sorted({h.crm_id for h in hints if h.event_type == ACTIVITY_HINT
+                           and known.get(h.crm_id) in CLOCK_WATCHED})
         start = window_start(ctx, now)
-        fetched = ctx.connector.fetch(ids) if ids else []
+        fetched = ctx.connector.fetch(to_fetch) if to_fetch else []
+        if to_check:
+            attempts = check_leads(ctx, to_check)
+            if on_attempts is not None:
+                on_attempts(attempts)
         leads = [lead for lead in fetched if lead.created_at >= start]
         result.outside_window = len(fetched) - len(leads)
         with ctx.store.unit_of_work() as uow:
             _record(uow, ctx, leads, result)
-            uow.inbox.mark_processed([event_id for event_id, _ in events if event_id is not None],
+            uow.inbox.mark_processed([hint.id for hint in hints if hint.id is not None],
                                      now=now)
             uow.commit()
-        result.from_webhooks = len(events)
+        result.from_webhooks = len(hints)
         if result.outside_window:
             log.info("inbox.outside_window", crm=ctx.crm, count=result.outside_window)
     return result

@@ -155,6 +155,19 @@ def _poll(run: Run) -> IngestResult:
     return poll(run.ctx, on_page=overlap.page_landed, stopping=run.stopping)
 
 
+def _inbox(run: Run) -> IngestResult:
+    """Webhook hints; a contact attempt they led to counts as the attempts step's."""
+    def attempts(figures: SlaResult) -> None:
+        step = next(s for s in STEPS if s.name == "attempts")
+        run.result.take(step.into, figures)
+        if run.on_figures is not None:
+            run.on_figures(step, figures)
+        if figures.contacted or figures.overridden:
+            run.ask(Job.RELEASE)  # capacity freed: unroutable leads get their chance
+
+    return drain_inbox(run.ctx, limit=INBOX_LIMIT, on_attempts=attempts)
+
+
 def _attempts(run: Run) -> SlaResult:
     figures = detect_attempts(run.ctx)
     if figures.contacted or figures.overridden:
@@ -212,7 +225,7 @@ STEPS: tuple[Step, ...] = (
     Step("intake", lambda run: _intake(run), crm=True, jobs=_jobs(Job.POLL, Job.INTAKE),
          into="intake"),
     Step("poll", lambda run: _poll(run), crm=True, jobs=_jobs(Job.POLL), into="ingest"),
-    Step("inbox", lambda run: drain_inbox(run.ctx, limit=INBOX_LIMIT), crm=True,
+    Step("inbox", lambda run: _inbox(run), crm=True,
          jobs=_jobs(Job.POLL, Job.INBOX), into="ingest"),
     Step("purge", lambda run: purge_inbox(run.ctx), crm=False, jobs=_jobs(Job.POLL)),
     # before routing, so `sync --once` routes with who is away now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,6 +81,19 @@ def detect_attempts(ctx: Context) -> SlaResult:
         with ctx.store.unit_of_work() as uow:  # after the observations: a failed scan repeats
             uow.cursors.set(activity_cursor(ctx), scan.watermark, now=ctx.clock())
             uow.commit()
+    return result
+
+
+def check_leads(ctx: Context, crm_ids: Sequence[str]) -> SlaResult:
+    """A webhook hinted that someone acted on these leads: read those of them still
+    watched now, in batches (the records themselves: the activity search trails them)."""
+    result = SlaResult()
+    with ctx.store.unit_of_work(read_only=True) as uow:
+        rows = [row for row in uow.leads.get_many(ctx.crm, crm_ids).values()
+                if row.status in WATCHED and row.contacted_at is None]
+    queries = _queries(ctx, rows)
+    if queries:
+        _observe_all(ctx, rows, _read_states(ctx, queries), result)
     return result
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from hubspot.utils.signature import Signature
 
 from connectors.webhooks import (
+    ACTIVITY_HINT,
     MAX_EVENTS_PER_REQUEST,
     InboxEvent,
     WebhookAnswer,
@@ -38,6 +39,14 @@ TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
 # and dropped: the SLA scan reads them from the CRM anyway.
 TRIGGERS = frozenset({"contact.creation"})
 PROPERTY_CHANGE = "contact.propertyChange"
+# Changes of these properties hint that someone acted on a contact (a call or note logged,
+# the lead status moved on, another owner): stored as ACTIVITY hints, they make the SLA
+# scan's check of that lead happen now (sync/ingest.py `drain_inbox`) rather than at the next
+# scan. A hint for a contact that is not a watched lead costs nothing: it is dropped
+# unread. A lead status set to one of the initial ones is no attempt, and is ignored.
+ACTIVITY_PROPERTIES = frozenset({"notes_last_contacted", "hs_last_sales_activity_timestamp",
+                                 "hs_lead_status", "hubspot_owner_id"})
+_NO_ATTEMPT = {"hs_lead_status": frozenset({"NEW", "OPEN", ""})}
 # HubSpot sends at most 100 events per webhook request (MAX_EVENTS_PER_REQUEST)
 _EPOCH_MS = re.compile(r"[0-9]{1,15}")  # explicit range: ASCII digits only
 _RECORD_NUMBER = re.compile(r"[0-9]{1,19}")
@@ -127,14 +136,29 @@ def parse_hubspot(body: bytes, watched: frozenset[str] = frozenset()
                                   "subscriptionType and occurredAt (epoch ms)")
         prop = item.get("propertyName")
         prop_name = prop if isinstance(prop, str) else ""
-        if kind not in TRIGGERS and not (kind == PROPERTY_CHANGE and prop_name in watched):
+        stored_as = _stored_as(kind, prop_name, item.get("propertyValue"), watched)
+        if stored_as is None:
             ignored += 1
             continue
         # eventId is not guaranteed unique: the key is what the event says happened
         key = f"{SOURCE}:{kind}:{object_id}:{occurred}:{prop_name[:64]}"
-        events.append(InboxEvent(SOURCE, key, str(object_id), kind,
+        events.append(InboxEvent(SOURCE, key, str(object_id), stored_as,
                                  _ms_to_datetime(occurred), _account(item.get("portalId"))))
     return events, ignored
+
+
+def _stored_as(kind: str, prop: str, value: object, watched: frozenset[str]) -> str | None:
+    """The inbox event type of one webhook event; None: not worth storing."""
+    if kind in TRIGGERS:
+        return kind
+    if kind != PROPERTY_CHANGE:
+        return None
+    if prop in watched:  # may make a contact eligible: read it like a new one
+        return kind
+    if prop in ACTIVITY_PROPERTIES:
+        no_attempt = _NO_ATTEMPT.get(prop, frozenset())
+        return None if isinstance(value, str) and value.upper() in no_attempt else ACTIVITY_HINT
+    return None
 
 
 def _account(portal_id: object) -> str:

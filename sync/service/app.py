@@ -318,7 +318,8 @@ def create_app(runtime: Runtime, trusted_proxies: tuple[IPNetwork, ...] = ()) ->
     endpoints = declared_endpoints()
     webhooks = [Route(path, webhook_handler(endpoint), methods=["POST"])
                 for endpoint in endpoints for path in endpoint.paths]
-    dashboard = Dashboard(runtime.ctx, runtime.dashboard_password)
+    dashboard = Dashboard(runtime.ctx, runtime.dashboard_password,
+                          portals=[ctx for ctx, _ in runtime.lanes])
     app = Starlette(routes=[
         *webhooks,
         *AckRoute(runtime).routes(),  # `/ack/{token}`: the signed token is the credential

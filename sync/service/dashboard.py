@@ -10,10 +10,11 @@ refresh). Access: `access.refusal` guards every route here (CONTRACTS Part 2).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -61,8 +62,12 @@ def _json_for_html(value: Any) -> Markup:
 class Dashboard:
     """The report of a running service, as JSON and as the page."""
 
-    def __init__(self, ctx: Context, password: str, assets: Assets | None = None) -> None:
+    def __init__(self, ctx: Context, password: str, assets: Assets | None = None, *,
+                 portals: Sequence[Context] = ()) -> None:
         self.ctx = ctx
+        # with several portals, each one's report by `?portal=ID` (the first by default);
+        # a page never mixes two portals' figures
+        self.portals = {each.store.portal: each for each in (portals or (ctx,))}
         self.password = password
         self.assets = assets or Assets()
         self.templates = Environment(loader=FileSystemLoader(TEMPLATES),
@@ -71,9 +76,16 @@ class Dashboard:
                                      lstrip_blocks=True)
         self.templates.filters["json_for_html"] = _json_for_html
 
-    def report(self, since: datetime, until: datetime, now: datetime) -> dict[str, Any]:
-        return build_report(self.ctx.store, self.ctx.config, since=since, until=until,
-                            now=now, link=self.ctx.connector.record_link)
+    def report(self, since: datetime, until: datetime, now: datetime,
+               ctx: Context | None = None) -> dict[str, Any]:
+        ctx = ctx or self.ctx
+        return build_report(ctx.store, ctx.config, since=since, until=until,
+                            now=now, link=ctx.connector.record_link)
+
+    def _portal(self, request: Request) -> Context | None:
+        """The portal `?portal=` names (the first when absent); None for an unknown one."""
+        name = request.query_params.get("portal")
+        return self.ctx if name is None else self.portals.get(name)
 
     def guarded(self, handler: Handler) -> Handler:
         """`handler` behind the access rule; a store that cannot answer is a 503 (the
@@ -91,7 +103,10 @@ class Dashboard:
         return guard
 
     async def api_report(self, request: Request) -> Response:
-        now = self.ctx.clock()
+        ctx = self._portal(request)
+        if ctx is None:
+            return _no_such_portal(self.portals)
+        now = ctx.clock()
         try:
             since = parse_when(request.query_params.get("since") or DEFAULT_SINCE, now)
             until_text = request.query_params.get("until")
@@ -100,7 +115,7 @@ class Dashboard:
             return _bad_request(f"since/until: {exc}")
         if since >= until:
             return _bad_request("since must be before until")
-        report = await run_in_threadpool(self.report, since, until, now)
+        report = await run_in_threadpool(self.report, since, until, now, ctx)
         return JSONResponse(report, headers={"Cache-Control": "no-store"})
 
     async def page(self, request: Request) -> Response:
@@ -108,12 +123,18 @@ class Dashboard:
         if window not in WINDOWS:
             return PlainTextResponse(f"window must be one of {', '.join(WINDOWS)}\n",
                                      status_code=400, headers={"Cache-Control": "no-store"})
-        now = self.ctx.clock()
-        report = await run_in_threadpool(self.report, parse_when(window, now), now, now)
+        ctx = self._portal(request)
+        if ctx is None:
+            return _no_such_portal(self.portals)
+        now = ctx.clock()
+        report = await run_in_threadpool(self.report, parse_when(window, now), now, now, ctx)
+        portal = ctx.store.portal
         html = self.templates.get_template("dashboard.html").render(
             view=page_view(report), charts=charts(report), report=report, window=window,
             windows=WINDOWS, refresh=REFRESH_SECONDS, asset=self.assets.url,
-            generated=report.get("generated_at", now.isoformat()))
+            generated=report.get("generated_at", now.isoformat()),
+            portals=list(self.portals) if len(self.portals) > 1 else [], portal=portal,
+            portal_query=f"&portal={quote(portal)}" if len(self.portals) > 1 else "")
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
     async def static(self, request: Request) -> Response:
@@ -131,6 +152,11 @@ class Dashboard:
             Route("/api/{rest:path}", self.guarded(self.no_such_api)),
             Route("/static/{rest:path}", self.guarded(self.static), methods=["GET"]),
         ]
+
+
+def _no_such_portal(portals: Mapping[str, Context]) -> Response:
+    return JSONResponse({"error": "no such portal", "portals": sorted(portals)},
+                        status_code=404, headers={"Cache-Control": "no-store"})
 
 
 def _bad_request(message: str) -> Response:

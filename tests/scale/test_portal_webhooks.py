@@ -66,6 +66,19 @@ def test_each_portals_webhook_events_route_in_that_portal_only(
             assert figures[f"leadrouter_tasks_created_total{{crm=hubspot,portal={portal}}}"] == 1
         with httpx.Client(trust_env=False, timeout=5) as client:
             health = client.get(worker.url + "/healthz").json()
+            # the dashboard: each portal's report by ?portal=, never the two mixed
+            reports = {p: client.get(worker.url + "/api/report", params={"portal": p})
+                       for p in ("east", "west", "nowhere")}
+            default = client.get(worker.url + "/api/report").json()
+            page = client.get(worker.url + "/", params={"portal": "west", "window": "7d"})
         assert set(health["portals"]) == {"east", "west"}
+        assert [reports[p].json()["leads"]["arrived"] for p in ("east", "west")] == [1, 1]
+        assert reports["nowhere"].status_code == 404
+        assert reports["nowhere"].json()["portals"] == ["east", "west"]
+        assert default["leads"]["arrived"] == 1  # the first portal's
+        assert page.status_code == 200
+        assert 'data-portal="east"' in page.text and 'data-portal="west"' in page.text
+        assert 'data-portal="west" aria-current="page"' in page.text
+        assert 'href="?window=24h&amp;portal=west"' in page.text  # the window keeps the portal
         logs = worker.logs()
         assert "Person" not in logs and "example.com" not in logs  # no contact details

@@ -14,12 +14,14 @@ from rich.console import Console
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.hubspot.app import RouteFault
 from sandbox.salesforce import SalesforceSandbox
+from state import AVAILABILITY_LOCK
 from state.repos.availability import CLI, CRM
 from sync.config import ConfigError
 from sync.context import Context
 from sync.cycle import run_cycle
 from sync.explain import explain
-from sync.pipeline import Job
+from sync.pipeline import STEPS, Job, Run, run_steps
+from tests.conftest import PgServer
 from tests.pipeline.conftest import hubspot_context
 
 # the "commercial" rule: round robin over maria, li, devon, aisha, carlos
@@ -157,3 +159,31 @@ def test_marks_on_both_stores(box: HubSpotSandbox, state_url: str) -> None:
         assert owners(box, ids)[MARIA] == 2 and owners(box, ids)["1002"] == 2
     finally:
         ctx.close()
+
+
+def test_one_worker_per_portal_reads_availability_on_postgresql(
+        box: HubSpotSandbox, pg_server: PgServer) -> None:
+    """Several workers on one PostgreSQL: while one reads who the CRM shows away (it holds
+    the portal's availability lock), another skips that step instead of reading it too."""
+    url = pg_server.new_database()
+    first = hubspot_context(box, url, extra_hubspot="availability = true")
+    second = hubspot_context(box, url, extra_hubspot="availability = true")
+    availability = [step for step in STEPS if step.name == "availability"]
+    try:
+        box.set_availability(MARIA, "away")
+        with first.store.exclusive(AVAILABILITY_LOCK) as mine:
+            assert mine
+            before = _user_reads(box)
+            run_steps(Run(second), availability)
+            assert _user_reads(box) == before  # skipped: the other worker holds it
+        run_steps(Run(second), availability)
+        assert _user_reads(box) > before
+        with second.store.unit_of_work(read_only=True) as uow:
+            assert uow.availability.away(datetime.now(UTC)) == {"maria": {CRM}}
+    finally:
+        first.close()
+        second.close()
+
+
+def _user_reads(box: HubSpotSandbox) -> int:
+    return sum(n for endpoint, n in box.counters()["calls"].items() if "users" in endpoint)

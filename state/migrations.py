@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # The Alembic revision this code's tables are; a test checks it is the scripts' head.
 HEAD_REVISION = f"{SCHEMA_VERSION:04d}"
 # What a database made by the pre-Alembic migrator (schema_meta.version 1) is stamped at.

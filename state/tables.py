@@ -228,6 +228,7 @@ class OutboxRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("portal", "key", name="uq_outbox_portal_key"),
         Index("ix_outbox_portal_status_next", "portal", "status", "next_attempt_at"),
+        Index("ix_outbox_portal_status_kind_id", "portal", "status", "kind", "id"),
         Index("ix_outbox_portal_lead", "portal", "crm", "crm_id"),
     )
 

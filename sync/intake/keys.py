@@ -1,4 +1,5 @@
-"""Outbox keys of intake's follow-up tasks (apply.py reads the prefix: no owner write first)."""
+"""Outbox keys of intake's follow-up tasks (sync/apply/tasks.py reads the prefix: no owner
+write first)."""
 
 FOLLOW_UP_PREFIX = "intake/"
 

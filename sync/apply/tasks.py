@@ -1,0 +1,182 @@
+"""Tasks: not idempotent. Each row is claimed with its attempt counted *before* the call,
+so after a crash or an uncertain failure the next try looks for the task's marker
+(`find_tasks`, which reads the CRM's records, not its lagging search index) before creating
+again. While it looks and while its create is in flight the worker keeps its claim
+(`sync.claims`), and it renews the claim (compare-and-set) right before sending: no other
+worker takes a row, finds no task yet and creates a second one while this worker's create
+may still be applied."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from connectors.base import AuthError, CrmError, TaskRequest, TaskResult
+from state import (
+    LeadRecord,
+    LeadStatus,
+    OutboxItem,
+    OutboxKind,
+    OutboxStatus,
+    UnitOfWork,
+    outbox_key,
+)
+from sync.apply.common import (
+    ApplyResult,
+    backoff,
+    claim_batch,
+    in_bulk,
+    in_savepoint,
+    record_failure,
+)
+from sync.batches import split_on_refusal
+from sync.claims import KeptClaim
+from sync.context import Context
+from sync.intake.keys import FOLLOW_UP_PREFIX
+from sync.lifecycle import Change, Fact, LeadEvent, transition_many
+
+
+def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem], int]:
+    """Tasks whose owner write is done; others wait (no attempt counted), stale ones end.
+    The batch's owner rows and leads are read in one query each."""
+    ready: list[OutboxItem] = []
+    deferred = 0
+    now = ctx.clock()
+    with ctx.store.unit_of_work() as uow:
+        owners = uow.outbox.by_keys(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER)
+                                    for row in rows)
+        leads = uow.leads.get_many(ctx.crm, [row.crm_id for row in rows])
+        for row in rows:
+            if row.key.startswith(FOLLOW_UP_PREFIX):
+                # a follow-up for a record a person owns (email intake): no owner write
+                ready.append(row)
+                continue
+            owner_row = owners.get(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER))
+            lead = leads.get(row.crm_id)
+            stale = lead is None or lead.assignment != row.assignment or lead.status in (
+                LeadStatus.OVERRIDDEN, LeadStatus.SKIPPED)
+            if stale or owner_row is None or owner_row.status in (OutboxStatus.CANCELLED,
+                                                                  OutboxStatus.FAILED):
+                uow.outbox.mark_done(row.id, "superseded", now=now)
+            elif owner_row.status != OutboxStatus.DONE:
+                uow.outbox.defer(row.id, now)  # not claimed after all: owner first
+                deferred += 1
+            else:
+                ready.append(row)
+        # counted before the call: after a crash or an uncertain answer the next try
+        # searches for the task's marker before creating it
+        attempts = uow.outbox.count_attempts(row.id for row in ready)
+        uow.commit()
+    return [replace(row, attempts=attempts[row.id]) for row in ready], deferred
+
+
+def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
+    rows = claim_batch(ctx, OutboxKind.TASK)
+    if not rows:
+        return False
+    ready, deferred = _ready_tasks(ctx, rows)
+    result.deferred += deferred
+    if not ready:
+        return False
+    # tried before (a crash, an uncertain answer): the CRM may have the task already
+    tried = [row for row in ready if row.attempts > 1]
+    found: Mapping[str, str] = {}
+    look_error: CrmError | None = None
+    sent: list[OutboxItem] = []
+    outcome: Sequence[TaskResult] | CrmError = []
+    with KeptClaim(ctx, ready) as claim:  # no one takes these rows while we are slow
+        if tried:
+            try:
+                found = ctx.connector.find_tasks([_request(row) for row in tried])
+            except CrmError as exc:
+                look_error = exc
+        unsure = {row.key for row in tried} if look_error else set()
+        to_create = [row for row in ready if row.key not in found and row.key not in unsure]
+        if to_create:
+            held = claim.renew()  # right before sending; rows taken meanwhile are not ours
+            sent = [row for row in to_create if row.id in held]
+        if sent:
+            try:
+                outcome = split_on_refusal(
+                    lambda requests: ctx.connector.create_tasks(requests,
+                                                                check_existing=False),
+                    [_request(row) for row in sent],
+                    lambda request, exc: TaskResult(request.key, None, False, str(exc)))
+            except CrmError as exc:
+                outcome = exc
+    if found:
+        _record(ctx, [row for row in tried if row.key in found], found, result,
+                created=False)
+    if sent and not isinstance(outcome, CrmError):
+        created = {r.key: r.task_id for r in outcome if r.task_id is not None}
+        _record(ctx, sent, created, result, created=True)
+    auth: AuthError | None = None
+    for rows_failed, error in ((tried, look_error), (sent, outcome)):
+        if isinstance(error, CrmError):
+            try:
+                record_failure(ctx, rows_failed, error)
+            except AuthError as exc:  # both failures recorded first, then raised
+                auth = exc
+    if auth is not None:
+        raise auth
+    return True
+
+
+def _request(row: OutboxItem) -> TaskRequest:
+    task = row.task()
+    return TaskRequest(row.key, row.crm_id, task.owner_id, task.subject, task.due,
+                       task.priority, task.type)
+
+
+def _record(ctx: Context, rows: list[OutboxItem], task_ids: Mapping[str, str],
+            result: ApplyResult, *, created: bool) -> None:
+    """Done rows (their task made now, or found from an earlier try); others failed."""
+    now = ctx.clock()
+    made = [(row, task_ids[row.key]) for row in rows if row.key in task_ids]
+    with ctx.store.unit_of_work() as uow:
+        if not in_bulk(uow, ctx, made, result,
+                       lambda figures: _tasks_recorded(uow, ctx, made, created, now, figures)):
+            made = []  # recorded one by one below
+        done = {row.id for row, _ in made}
+        for row in rows:
+            if row.id in done:
+                continue
+            task_id = task_ids.get(row.key)
+            if task_id is None:
+                uow.outbox.mark_failed(row.id, "task not created", now + backoff(row.attempts))
+                result.failed += 1
+                continue
+            uow.outbox.mark_done(row.id, task_id, now=now)
+            in_savepoint(uow, ctx, row, now, lambda row=row, task_id=task_id:  # type: ignore[misc]
+                         _task_recorded(uow, ctx, row, task_id, created, now))
+            result.tasks_created += 1
+        uow.commit()
+
+
+def _tasks_recorded(uow: UnitOfWork, ctx: Context, made: Sequence[tuple[OutboxItem, str]],
+                    created: bool, now: datetime, result: ApplyResult) -> None:
+    """`_task_recorded` of a batch of tasks that exist."""
+    leads = uow.leads.get_many(ctx.crm, [row.crm_id for row, _ in made])
+    uow.outbox.mark_done_many({row.id: task_id for row, task_id in made}, now=now)
+    transition_many(uow, ctx, [_task_change(leads[row.crm_id], row, task_id, created)
+                               for row, task_id in made if row.crm_id in leads], now)
+    result.tasks_created += len(made)
+
+
+def _task_recorded(uow: UnitOfWork, ctx: Context, row: OutboxItem, task_id: str,
+                   created: bool, now: datetime) -> None:
+    """The task exists: the lead moves on only if the task is its current assignment's."""
+    lead = uow.leads.get(ctx.crm, row.crm_id)
+    if lead is not None:
+        transition_many(uow, ctx, [_task_change(lead, row, task_id, created)], now)
+
+
+def _task_change(lead: LeadRecord, row: OutboxItem, task_id: str, created: bool) -> Change:
+    task = row.task()
+    facts: dict[str, Fact] = {"task_id": task_id, "found_existing": not created,
+                              "due": task.due.isoformat()}
+    # an older assignment's task is recorded, but does not move the current assignment on
+    event = (LeadEvent.TASK_CREATED if lead.assignment == row.assignment
+             else LeadEvent.EARLIER_TASK_CREATED)
+    return Change(row.crm_id, event, coordinator=task.coordinator, facts=facts)

@@ -18,6 +18,7 @@ from typing import Any
 from connectors.base import CrmLead, PollPage
 from connectors.webhooks import ACTIVITY_HINT
 from state import LeadStatus, StoreUnavailable, UnitOfWork
+from sync.batches import all_at_once
 from sync.context import Context
 from sync.lifecycle import (
     Arrival,
@@ -92,28 +93,26 @@ def _record_all(uow: UnitOfWork, ctx: Context, leads: Sequence[CrmLead], now: da
     if not leads or len(set(ids)) != len(ids):
         return False
     figures = IngestResult(seen=len(leads))
-    try:
-        with uow.savepoint():
-            attributes = {lead.crm_id: routing_attributes(lead.attributes, ctx.config)
-                          for lead in leads}
-            new = arrive_many(uow, ctx, [Arrival(lead.crm_id, lead.created_at,
-                                                 attributes[lead.crm_id], _arrival_facts(lead))
-                                         for lead in leads], now)
-            skipped = [lead for lead in leads if lead.crm_id in new and not lead.eligible]
-            transition_many(uow, ctx, [Change(lead.crm_id, LeadEvent.SKIPPED, facts=_NOT_ELIGIBLE,
-                                              fields={"crm_owner_id": lead.owner_id})
-                                       for lead in skipped], now)
-            figures.new, figures.skipped = len(new), len(skipped)
-            known = [lead for lead in leads if lead.crm_id not in new and lead.eligible]
-            statuses = uow.leads.statuses(ctx.crm, [lead.crm_id for lead in known])
-            for lead in known:
-                if statuses.get(lead.crm_id) in REEVALUATED_STATUSES:
-                    _reevaluate(uow, ctx, lead, attributes[lead.crm_id], now, figures)
-    except StoreUnavailable:
-        raise
-    except Exception as exc:
-        log.warning("ingest.page_recorded_one_by_one", crm=ctx.crm, count=len(leads),
-                    error_type=type(exc).__name__)
+
+    def record_page() -> None:
+        attributes = {lead.crm_id: routing_attributes(lead.attributes, ctx.config)
+                      for lead in leads}
+        new = arrive_many(uow, ctx, [Arrival(lead.crm_id, lead.created_at,
+                                             attributes[lead.crm_id], _arrival_facts(lead))
+                                     for lead in leads], now)
+        skipped = [lead for lead in leads if lead.crm_id in new and not lead.eligible]
+        transition_many(uow, ctx, [Change(lead.crm_id, LeadEvent.SKIPPED, facts=_NOT_ELIGIBLE,
+                                          fields={"crm_owner_id": lead.owner_id})
+                                   for lead in skipped], now)
+        figures.new, figures.skipped = len(new), len(skipped)
+        known = [lead for lead in leads if lead.crm_id not in new and lead.eligible]
+        statuses = uow.leads.statuses(ctx.crm, [lead.crm_id for lead in known])
+        for lead in known:
+            if statuses.get(lead.crm_id) in REEVALUATED_STATUSES:
+                _reevaluate(uow, ctx, lead, attributes[lead.crm_id], now, figures)
+
+    if not all_at_once(uow, record_page, what="ingest.page_recorded_one_by_one", crm=ctx.crm,
+                       count=len(leads)):
         return False
     add_up(result, figures)
     return True

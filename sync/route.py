@@ -25,6 +25,7 @@ from state import (
 )
 from state.outbox_payloads import OutboxPayload
 from sync.availability import away_now
+from sync.batches import all_at_once
 from sync.context import Context
 from sync.intake.clock import ARRIVED_BY, EMAIL
 from sync.lifecycle import Assignment, Change, Fact, LeadEvent, transition, transition_many
@@ -292,16 +293,8 @@ def _all_at_once(uow: UnitOfWork, ctx: Context, rows: Sequence[T], roster: Roste
                  now: datetime,
                  handle_all: Callable[[UnitOfWork, Sequence[T], RosterState, datetime],
                                       RosterState]) -> bool:
-    try:
-        with uow.savepoint():
-            handle_all(uow, rows, roster, now)
-    except StoreUnavailable:
-        raise
-    except Exception as exc:
-        log.warning("route.batch_decided_one_by_one", crm=ctx.crm, count=len(rows),
-                    error_type=type(exc).__name__)
-        return False
-    return True
+    return all_at_once(uow, lambda: handle_all(uow, rows, roster, now),
+                       what="route.batch_decided_one_by_one", crm=ctx.crm, count=len(rows))
 
 
 def assign_decided(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: Decision,

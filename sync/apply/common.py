@@ -10,6 +10,7 @@ from typing import Any
 
 from connectors.base import AuthError, CrmError, FatalError, batch_size
 from state import OutboxItem, OutboxKind, StoreUnavailable, UnitOfWork
+from sync.batches import all_at_once
 from sync.context import Context
 from sync.lifecycle import LeadEvent, transition
 from sync.logs import get_logger
@@ -87,14 +88,8 @@ def in_bulk(uow: UnitOfWork, ctx: Context, rows: Sequence[Any], result: ApplyRes
     if len(set(crm_ids)) != len(crm_ids):
         return False
     figures = ApplyResult()
-    try:
-        with uow.savepoint():
-            record(figures)
-    except StoreUnavailable:
-        raise
-    except Exception as exc:
-        log.warning("outbox.batch_recorded_one_by_one", crm=ctx.crm, count=len(rows),
-                    error_type=type(exc).__name__)
+    if not all_at_once(uow, lambda: record(figures), what="outbox.batch_recorded_one_by_one",
+                       crm=ctx.crm, count=len(rows)):
         return False
     add_up(result, figures)
     return True

@@ -20,6 +20,15 @@ def _insert(session: Session, model: type[SQLModel]) -> Any:
     return sqlite.insert(model)
 
 
+def _insert_rows(session: Session, model: type[SQLModel]) -> Any:
+    """An INSERT of the model's table, not of the ORM entity: rows sent in bulk go straight
+    to the driver (the ORM's bulk path would walk each row through its unit of work)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    if dialect_name(session) == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def insert_ignore(
     session: Session,
     model: type[SQLModel],
@@ -53,10 +62,11 @@ def insert_ignore_many(
     are left as they are and not returned)."""
     if not rows:
         return []
+    table = model.__table__  # type: ignore[attr-defined]
     stmt = (
-        _insert(session, model)
+        _insert_rows(session, model)
         .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(getattr(model, returning))
+        .returning(table.c[returning])
     )
     return list(session.execute(stmt, [dict(r) for r in rows]).scalars())
 
@@ -74,7 +84,7 @@ def insert_ids(session: Session, model: type[SQLModel], rows: Sequence[Mapping[s
     if not rows:
         return []
     table = model.__table__  # type: ignore[attr-defined]
-    stmt = _insert(session, model).returning(table.c.id, table.c[key])
+    stmt = _insert_rows(session, model).returning(table.c.id, table.c[key])
     by_key: dict[Any, list[int]] = {}
     for row_id, value in session.execute(stmt, [dict(r) for r in rows]):
         by_key.setdefault(value, []).append(int(row_id))

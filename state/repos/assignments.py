@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col
 
 from state.repos._sql import insert_ignore, insert_ignore_many
@@ -64,12 +64,20 @@ class AssignmentRepo:
     def passed_over(self, crm: str, crm_id: str, at: datetime, lead_created_at: datetime,
                     skipped: dict[str, str]) -> None:
         """Record whom one routing decision passed over, and why."""
-        for coordinator, reason in sorted(skipped.items()):
-            self.session.add(PassedOverRow(portal=self.portal, crm=crm, crm_id=crm_id,
-                                           at=as_utc(at),
-                                           lead_created_at=as_utc(lead_created_at),
-                                           coordinator=coordinator[:128],
-                                           reason=reason[:24]))
+        self.passed_over_many(crm, [(crm_id, at, lead_created_at, skipped)])
+
+    def passed_over_many(self, crm: str,
+                         decisions: list[tuple[str, datetime, datetime, dict[str, str]]]
+                         ) -> None:
+        """`passed_over` for several decisions (crm id, at, lead created at, coordinator ->
+        why), in one statement (a decision passes over many coordinators: a row each)."""
+        rows = [{"portal": self.portal, "crm": crm, "crm_id": crm_id, "at": as_utc(at),
+                 "lead_created_at": as_utc(created), "coordinator": coordinator[:128],
+                 "reason": reason[:24]}
+                for crm_id, at, created, skipped in decisions
+                for coordinator, reason in sorted(skipped.items())]
+        if rows:
+            self.session.execute(insert(PassedOverRow.__table__), rows)  # type: ignore[attr-defined]
 
     def settle(self, crm: str, crm_id: str, number: int, **changes: Any) -> int:
         """Set what happened to one assignment; a field already set is kept (first wins)."""

@@ -58,8 +58,9 @@ def project_many(uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
 def _decided(uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
     """Routing decisions: whom each passed over, and the assignment it made (if any). Both
     carry the lead's creation time: the report selects by it without a join."""
-    new: list[NewAssignment] = []
     for crm in {e.crm for e in events}:
+        new: list[NewAssignment] = []
+        passed: list[tuple[str, datetime, datetime, dict[str, str]]] = []
         leads = uow.leads.get_many(crm, [e.crm_id for e in events if e.crm == crm])
         for event in events:
             lead = leads.get(event.crm_id) if event.crm == crm else None
@@ -68,15 +69,15 @@ def _decided(uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
             detail, kind = event.detail, LeadEvent(event.event)
             skipped = detail.get("passed_over")
             if isinstance(skipped, dict) and skipped:
-                uow.assignments.passed_over(event.crm, event.crm_id, event.at, lead.created_at,
-                                            {str(k): str(v) for k, v in skipped.items()})
+                passed.append((event.crm_id, event.at, lead.created_at,
+                               {str(k): str(v) for k, v in skipped.items()}))
             if kind in _ASSIGNING and event.coordinator:
                 new.append(NewAssignment(event.crm_id, event.assignment, lead.created_at,
                                          kind.value, event.coordinator, event.rule,
                                          str(detail.get("reason") or "") or None, event.at,
                                          _time(detail.get("sla_due"))))
+        uow.assignments.passed_over_many(crm, passed)
         uow.assignments.add_many(crm, new)
-        new = []
 
 
 class _Projection:

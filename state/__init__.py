@@ -7,7 +7,7 @@ cursors, outbox and inbox, on SQLite (WAL) or PostgreSQL.
         uow.commit()
 """
 
-from state.db import AVAILABILITY_LOCK, POLL_LOCK, SLA_LOCK, Store, open_store
+from state.db import AVAILABILITY_LOCK, INTAKE_LOCK, POLL_LOCK, SLA_LOCK, Store, open_store
 from state.errors import StoreError, StoreUnavailable
 from state.migrations import SCHEMA_VERSION
 from state.outbox_payloads import (
@@ -42,6 +42,7 @@ from state.uow import UnitOfWork
 __all__ = [
     "AVAILABILITY_LOCK",
     "DEFAULT_PORTAL",
+    "INTAKE_LOCK",
     "OPEN_STATUSES",
     "POLL_LOCK",
     "SCHEMA_VERSION",

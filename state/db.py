@@ -31,6 +31,7 @@ DEFAULT_BUSY_TIMEOUT_MS = 5000
 POLL_LOCK = 0x1EAD_0003
 SLA_LOCK = 0x1EAD_0004
 AVAILABILITY_LOCK = 0x1EAD_0005
+INTAKE_LOCK = 0x1EAD_0006
 _SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite"}
 _PG_ALIASES = {"postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg"}
 # The state file holds lead ids and routing facts: owner-only, whatever the umask. SQLite

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from connectors.base import AuthError, CrmError
-from state import AVAILABILITY_LOCK, POLL_LOCK, SLA_LOCK
+from state import AVAILABILITY_LOCK, INTAKE_LOCK, POLL_LOCK, SLA_LOCK
 from state.errors import StoreError
 from sync.apply import ApplyResult, apply_pending
 from sync.availability import refresh_from_crm, sweep_returns
@@ -259,7 +259,7 @@ def steps_for(jobs: Iterable[Job]) -> list[Step]:
 # Steps one worker at a time per portal (PostgreSQL advisory locks; several workers would
 # repeat the same CRM reads): a worker that finds the lock taken skips the step.
 EXCLUSIVE = {"poll": POLL_LOCK, "attempts": SLA_LOCK, "escalate": SLA_LOCK,
-             "availability": AVAILABILITY_LOCK}
+             "availability": AVAILABILITY_LOCK, "intake": INTAKE_LOCK}
 
 
 def _run_step(run: Run, step: Step) -> Any:

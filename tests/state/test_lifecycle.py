@@ -238,6 +238,11 @@ def test_a_batch_of_changes_stores_what_the_same_changes_one_by_one_store(
     assert _trail(stores[1]) == _trail(stores[0])
     assert heard[1] == heard[0] == [("1", "routed"), ("2", "held"), ("1", "owner_written"),
                                     ("3", "skipped")]
+    with stores[1].unit_of_work(read_only=True) as uow:  # each event points at its own audit
+        events = uow.events.for_lead(CRM, "1")
+        audits = uow.audit.by_ids(e.audit_id for e in events if e.audit_id is not None)
+    assert [(e.event, audits[e.audit_id].kind) for e in events if e.audit_id is not None] == [
+        ("routed", "decision"), ("owner_written", "owner_written")]
     for store in stores:
         store.close()
 

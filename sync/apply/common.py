@@ -77,22 +77,23 @@ def record_failure(ctx: Context, rows: Sequence[OutboxItem], error: CrmError) ->
         raise error
 
 
-def in_bulk(uow: UnitOfWork, ctx: Context, rows: Sequence[Any], result: ApplyResult,
-            record: Callable[[ApplyResult], None]) -> bool:
-    """Record the outcomes of `rows` together (a few statements for the batch); False when
-    they cannot be (a lead twice among them, or an error: undone), for the caller to
-    record them one by one, each on its own (see `_in_savepoint`)."""
+def in_bulk(uow: UnitOfWork, ctx: Context, rows: Sequence[tuple[OutboxItem, Any]],
+            result: ApplyResult, record: Callable[[ApplyResult], None]) -> set[int]:
+    """Record the outcomes of `rows` ((row, outcome) pairs) together, a few statements for
+    the batch; the ids of the rows recorded: none when they cannot be (a lead twice among
+    them, or an error: undone), for the caller to record them one by one, each on its own
+    (see `in_savepoint`)."""
     if not rows:
-        return True
-    crm_ids = [row.crm_id for row, *_ in rows]
+        return set()
+    crm_ids = [row.crm_id for row, _ in rows]
     if len(set(crm_ids)) != len(crm_ids):
-        return False
+        return set()
     figures = ApplyResult()
     if not all_at_once(uow, lambda: record(figures), what="outbox.batch_recorded_one_by_one",
                        crm=ctx.crm, count=len(rows)):
-        return False
+        return set()
     add_up(result, figures)
-    return True
+    return {row.id for row, _ in rows}
 
 
 def in_savepoint(uow: UnitOfWork, ctx: Context, row: OutboxItem, now: datetime,

@@ -41,11 +41,9 @@ def apply_owners(ctx: Context, result: ApplyResult) -> bool:
     written = [(row, outcomes[row.crm_id]) for row in rows if row.crm_id in outcomes
                and outcomes[row.crm_id].outcome in (WriteOutcome.WRITTEN, WriteOutcome.ALREADY)]
     with ctx.store.unit_of_work() as uow:
-        if not in_bulk(uow, ctx, written, result,
-                       lambda figures: _owners_written(uow, ctx, written, now, figures)):
-            written = []  # recorded one by one below
-        done = {row.id for row, _ in written}
-        for row in rows:
+        done = in_bulk(uow, ctx, written, result,
+                       lambda figures: _owners_written(uow, ctx, written, now, figures))
+        for row in rows:  # the others, one by one
             if row.id in done:
                 continue
             outcome = outcomes.get(row.crm_id)

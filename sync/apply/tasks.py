@@ -135,11 +135,9 @@ def _record(ctx: Context, rows: list[OutboxItem], task_ids: Mapping[str, str],
     now = ctx.clock()
     made = [(row, task_ids[row.key]) for row in rows if row.key in task_ids]
     with ctx.store.unit_of_work() as uow:
-        if not in_bulk(uow, ctx, made, result,
-                       lambda figures: _tasks_recorded(uow, ctx, made, created, now, figures)):
-            made = []  # recorded one by one below
-        done = {row.id for row, _ in made}
-        for row in rows:
+        done = in_bulk(uow, ctx, made, result,
+                       lambda figures: _tasks_recorded(uow, ctx, made, created, now, figures))
+        for row in rows:  # the others, one by one
             if row.id in done:
                 continue
             task_id = task_ids.get(row.key)

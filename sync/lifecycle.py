@@ -260,22 +260,25 @@ def transition_many(uow: UnitOfWork, ctx: Context, changes: Sequence[Change],
         return []
     status: dict[str, LeadStatus | str] = dict(
         uow.leads.status_of(ctx.crm, [c.crm_id for c in changes]))
+    targets: list[LeadStatus] = []
     for change in changes:
         if change.crm_id not in status:
             raise LookupError(f"no lead {ctx.crm}/{change.crm_id} in the store")
         status[change.crm_id] = next_status(status[change.crm_id], change.event)
-    changed = [_change(uow, ctx, change, now) for change in changes]
+        targets.append(LeadStatus(status[change.crm_id]))
+    changed = [_change(uow, ctx, change, target, now)
+               for change, target in zip(changes, targets, strict=True)]
     uow.flush()
     _record(uow, ctx, changed, now)
     return [c.lead for c in changed]
 
 
-def _change(uow: UnitOfWork, ctx: Context, change: Change, now: datetime) -> _Changed:
+def _change(uow: UnitOfWork, ctx: Context, change: Change, target: LeadStatus,
+            now: datetime) -> _Changed:
     lead = uow.leads.get(ctx.crm, change.crm_id)
     assert lead is not None  # checked by transition_many
     event, crm_id, assignment = change.event, change.crm_id, change.assignment
     coordinator, rule = change.coordinator, change.rule
-    target = next_status(lead.status, event)
     fields = {**change.fields, **_firsts(lead, event, change.facts or {}, now)}
     if assignment is not None:
         updated = uow.leads.assign(ctx.crm, crm_id, owner=assignment.owner,
@@ -325,7 +328,7 @@ def arrive(uow: UnitOfWork, ctx: Context, crm_id: str, created_at: datetime,
 def arrive_many(uow: UnitOfWork, ctx: Context, arrivals: Sequence[Arrival],
                 now: datetime) -> dict[str, LeadRecord]:
     """`arrive` for several records (the first of a CRM id counts): the new leads by CRM id,
-    inserted in one statement per 200; their audit rows and events in one statement each."""
+    inserted in one statement; their audit rows and events in one statement each."""
     first: dict[str, Arrival] = {}
     for arrival in arrivals:
         next_status(None, arrival.event)  # an event that cannot start a lead raises here

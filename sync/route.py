@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -126,7 +127,7 @@ def queue_writes(uow: UnitOfWork, ctx: Context,
                  assigned: Sequence[tuple[LeadRecord, Decision, tuple[str | None, ...]]],
                  now: datetime) -> None:
     """The owner write and the task of each (lead as assigned, decision, owners the write
-    may replace), a lead's owner write before its task, in one statement per 100 leads."""
+    may replace), a lead's owner write before its task, in one statement."""
     writes: list[tuple[str, int, OutboxPayload]] = []
     for lead, decision, replaceable in assigned:
         owner = lead.owner
@@ -276,8 +277,9 @@ def in_batches(ctx: Context, fetch: Callable[[UnitOfWork, datetime], Sequence[T]
             rows = fetch(uow, now)
             if not rows:
                 break
-            if handle_all is None or not _all_at_once(uow, ctx, rows, roster, now,
-                                                      handle_all):
+            if handle_all is None or not all_at_once(
+                    uow, partial(handle_all, uow, rows, roster, now),
+                    what="route.batch_decided_one_by_one", crm=ctx.crm, count=len(rows)):
                 for row in rows:
                     try:
                         with uow.savepoint():
@@ -287,14 +289,6 @@ def in_batches(ctx: Context, fetch: Callable[[UnitOfWork, datetime], Sequence[T]
                     except Exception as exc:
                         failed(uow, row, exc, now)
             uow.commit()
-
-
-def _all_at_once(uow: UnitOfWork, ctx: Context, rows: Sequence[T], roster: RosterState,
-                 now: datetime,
-                 handle_all: Callable[[UnitOfWork, Sequence[T], RosterState, datetime],
-                                      RosterState]) -> bool:
-    return all_at_once(uow, lambda: handle_all(uow, rows, roster, now),
-                       what="route.batch_decided_one_by_one", crm=ctx.crm, count=len(rows))
 
 
 def assign_decided(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: Decision,

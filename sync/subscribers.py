@@ -27,9 +27,6 @@ class EventBus:
         wanted = None if events is None else frozenset(str(e) for e in events)
         self._subscribers.append((wanted, handler))
 
-    def publish(self, uow: UnitOfWork, event: LeadEventRecord) -> None:
-        self.publish_many(uow, [event])
-
     def publish_many(self, uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
         """Hand each subscriber the events it wants, in order: all at once to one that has a
         `many(uow, events)` method (it writes them in a few statements), else one by one."""

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from state.repos._sql import insert_ignore, insert_ignore_many
+from state.repos._sql import insert_ignore_many
 from state.tables import DEFAULT_PORTAL, AssignmentRow, PassedOverRow
 from state.types import as_utc
 
@@ -37,21 +37,9 @@ class AssignmentRepo:
         self.session = session
         self.portal = portal
 
-    def add(self, crm: str, crm_id: str, number: int, *, lead_created_at: datetime,
-            kind: str, coordinator: str,
-            rule: str | None, reason: str | None, assigned_at: datetime,
-            sla_due: datetime | None) -> bool:
-        """Record an assignment; False when it is recorded already (a replayed event)."""
-        return insert_ignore(self.session, AssignmentRow, {
-            "portal": self.portal, "crm": crm, "crm_id": crm_id, "number": number,
-            "lead_created_at": as_utc(lead_created_at),
-            "kind": kind, "coordinator": coordinator, "rule": rule,
-            "reason": reason[:64] if reason else None, "assigned_at": as_utc(assigned_at),
-            "sla_due": as_utc(sla_due) if sla_due else None,
-        }, ["portal", "crm", "crm_id", "number"])
-
     def add_many(self, crm: str, assignments: list[NewAssignment]) -> int:
-        """`add` for several assignments in one statement; how many were new."""
+        """Record assignments, in one statement; how many were new (one recorded already, from a
+        replayed event, is left as it is)."""
         rows = [{"portal": self.portal, "crm": crm, "crm_id": a.crm_id, "number": a.number,
                  "lead_created_at": as_utc(a.lead_created_at), "kind": a.kind,
                  "coordinator": a.coordinator, "rule": a.rule,
@@ -61,16 +49,11 @@ class AssignmentRepo:
         return len(insert_ignore_many(self.session, AssignmentRow, rows,
                                       ["portal", "crm", "crm_id", "number"], returning="number"))
 
-    def passed_over(self, crm: str, crm_id: str, at: datetime, lead_created_at: datetime,
-                    skipped: dict[str, str]) -> None:
-        """Record whom one routing decision passed over, and why."""
-        self.passed_over_many(crm, [(crm_id, at, lead_created_at, skipped)])
-
     def passed_over_many(self, crm: str,
                          decisions: list[tuple[str, datetime, datetime, dict[str, str]]]
                          ) -> None:
-        """`passed_over` for several decisions (crm id, at, lead created at, coordinator ->
-        why), in one statement (a decision passes over many coordinators: a row each)."""
+        """Whom routing decisions passed over, and why: (crm id, at, lead created at,
+        coordinator -> why) per decision, in one statement (a row per coordinator)."""
         rows = [{"portal": self.portal, "crm": crm, "crm_id": crm_id, "at": as_utc(at),
                  "lead_created_at": as_utc(created), "coordinator": coordinator[:128],
                  "reason": reason[:24]}
@@ -79,24 +62,9 @@ class AssignmentRepo:
         if rows:
             self.session.execute(insert(PassedOverRow.__table__), rows)  # type: ignore[attr-defined]
 
-    def settle(self, crm: str, crm_id: str, number: int, **changes: Any) -> int:
-        """Set what happened to one assignment; a field already set is kept (first wins)."""
-        unknown = set(changes) - _SETTABLE
-        if unknown:
-            raise TypeError(f"not settable assignment fields: {sorted(unknown)}")
-        done = 0
-        for field, value in changes.items():
-            column = col(getattr(AssignmentRow, field))
-            stmt = (update(AssignmentRow)
-                    .where(col(AssignmentRow.portal) == self.portal,
-                           col(AssignmentRow.crm) == crm, col(AssignmentRow.crm_id) == crm_id,
-                           col(AssignmentRow.number) == number, column.is_(None))
-                    .values({field: as_utc(value) if field in _TIMES else value}))
-            done += int(getattr(self.session.execute(stmt), "rowcount", 0))
-        return done
-
     def settle_many(self, crm: str, field: str, values: list[tuple[str, int, Any]]) -> None:
-        """`settle` of one field for several (crm id, number, value), in one statement."""
+        """Set what happened to assignments, one field for several (crm id, number, value), in
+        one statement; a field already set is kept (first wins)."""
         if field not in _SETTABLE:
             raise TypeError(f"not a settable assignment field: {field}")
         if not values:

@@ -57,21 +57,9 @@ class AuditRepo:
         rule: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> int:
-        """Append one audit row; its id (flushed, so a lead event can point at it)."""
-        row = AuditRow(
-            portal=self.portal,
-            crm=crm,
-            crm_id=crm_id,
-            kind=AuditKind(kind).value,
-            at=as_utc(at),
-            coordinator=coordinator,
-            rule=rule,
-            detail=dict(detail or {}),
-        )
-        self.session.add(row)
-        self.session.flush()
-        assert row.id is not None
-        return row.id
+        """Append one audit row; its id."""
+        return self.add_many([NewAudit(crm, crm_id, kind, at, coordinator, rule,
+                                       detail or {})])[0]
 
     def add_many(self, rows: list[NewAudit]) -> list[int]:
         """Append several audit rows in one statement; their ids, in the order given."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -25,29 +23,6 @@ class LeadEventRepo:
     def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
         self.portal = portal
-
-    def append(
-        self,
-        crm: str,
-        crm_id: str,
-        event: str,
-        at: datetime,
-        *,
-        from_status: str | None,
-        to_status: str,
-        assignment: int,
-        coordinator: str | None = None,
-        rule: str | None = None,
-        audit_id: int | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> LeadEventRecord:
-        row = LeadEventRow(portal=self.portal, crm=crm, crm_id=crm_id, assignment=assignment,
-                           event=event, from_status=from_status, to_status=to_status,
-                           coordinator=coordinator, rule=rule, at=as_utc(at), audit_id=audit_id,
-                           detail=dict(detail or {}))
-        self.session.add(row)
-        self.session.flush()
-        return _record(row)
 
     def append_many(self, events: list[LeadEventRecord]) -> list[LeadEventRecord]:
         """Append several events (their `id` and `portal` ignored) in one statement; the

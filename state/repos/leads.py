@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from state.crm_kinds import checked_crm
 from state.records import LeadRecord
-from state.repos._sql import insert_ignore, insert_ignore_many
+from state.repos._sql import insert_ignore_many
 from state.tables import (
     DEFAULT_PORTAL,
     OPEN_STATUSES,
@@ -156,27 +156,8 @@ class LeadRepo:
 
         An existing row is left as it is (update it explicitly if its attributes changed).
         """
-        at = as_utc(now) if now else utcnow()
-        cleaned = clean_attributes(attributes)
-        return insert_ignore(
-            self.session,
-            LeadRow,
-            {
-                "portal": self.portal,
-                "crm": checked_crm(crm),
-                "crm_id": crm_id,
-                "created_at": as_utc(created_at),
-                "first_seen_at": at,
-                "attributes": cleaned,
-                "source": _source(cleaned),
-                "status": LeadStatus.SEEN.value,
-                "assignment": 0,
-                "reassignments": 0,
-                "excluded": [],
-                "updated_at": at,
-            },
-            ["portal", "crm", "crm_id"],
-        )
+        return crm_id in self.add_seen_many(crm, [(crm_id, created_at, attributes)],
+                                            now=now or utcnow())
 
     def add_seen_many(self, crm: str, leads: Iterable[tuple[str, datetime, Mapping[str, object]]],
                       *, now: datetime) -> set[str]:

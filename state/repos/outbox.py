@@ -46,22 +46,14 @@ class OutboxRepo:
         self.claims = claims  # PostgreSQL: claims are this process's session locks
         self.settled: set[int] = set()  # rows whose outcome this unit records
 
-    def enqueue_for(self, crm: str, crm_id: str, assignment: int, payload: OutboxPayload, *,
-                    now: datetime | None = None) -> bool:
-        """Queue a typed write for one assignment of a lead (the key is made here)."""
-        return self.enqueue(outbox_key(crm_id, assignment, payload.kind), crm, crm_id,
-                            payload.kind, payload.to_json(), now=now)
-
     def enqueue_many_for(self, crm: str, writes: Iterable[tuple[str, int, OutboxPayload]], *,
                          now: datetime) -> int:
-        """`enqueue_for` for several (crm id, assignment, payload) in one statement;
-        how many were new (a key that exists is left as it is)."""
+        """Queue typed writes, each for one assignment of a lead (crm id, assignment, payload:
+        the key is made here), in one statement; how many were new (a key that exists is
+        left as it is)."""
         at = as_utc(now)
-        rows = [{"portal": self.portal, "key": outbox_key(crm_id, n, p.kind),
-                 "crm": checked_crm(crm), "crm_id": crm_id, "kind": OutboxKind(p.kind).value,
-                 "payload": dict(p.to_json()), "status": OutboxStatus.PENDING.value,
-                 "attempts": 0, "created_at": at, "next_attempt_at": at}
-                for crm_id, n, p in writes]
+        rows = [self._pending_row(outbox_key(crm_id, n, p.kind), crm, crm_id, p.kind,
+                                  p.to_json(), at) for crm_id, n, p in writes]
         return len(insert_ignore_many(self.session, OutboxRow, rows, ["portal", "key"],
                                       returning="id"))
 
@@ -93,23 +85,17 @@ class OutboxRepo:
     ) -> bool:
         """Add a pending write; False (and nothing changed) when the key exists already."""
         at = as_utc(now) if now else utcnow()
-        return insert_ignore(
-            self.session,
-            OutboxRow,
-            {
-                "portal": self.portal,
-                "key": key,
-                "crm": checked_crm(crm),
-                "crm_id": crm_id,
-                "kind": OutboxKind(kind).value,
-                "payload": dict(payload),
-                "status": OutboxStatus.PENDING.value,
-                "attempts": 0,
-                "created_at": at,
-                "next_attempt_at": as_utc(not_before) if not_before else at,
-            },
-            ["portal", "key"],
-        )
+        return insert_ignore(self.session, OutboxRow,
+                             self._pending_row(key, crm, crm_id, kind, payload, at, not_before),
+                             ["portal", "key"])
+
+    def _pending_row(self, key: str, crm: str, crm_id: str, kind: OutboxKind | str,
+                     payload: Mapping[str, Any], at: datetime,
+                     not_before: datetime | None = None) -> dict[str, Any]:
+        return {"portal": self.portal, "key": key, "crm": checked_crm(crm), "crm_id": crm_id,
+                "kind": OutboxKind(kind).value, "payload": dict(payload),
+                "status": OutboxStatus.PENDING.value, "attempts": 0, "created_at": at,
+                "next_attempt_at": as_utc(not_before) if not_before else at}
 
     def get(self, key: str) -> OutboxItem | None:
         row = self._by_key(key)
@@ -153,18 +139,19 @@ class OutboxRepo:
         return [item_of(row) for row in self._pending(limit, now, kind=kind, lock=lock)]
 
     def _pending(self, limit: int, now: datetime, *, kind: OutboxKind | str | None,
-                 lock: bool) -> list[OutboxRow]:
-        stmt = select(OutboxRow).where(
-            OutboxRow.portal == self.portal,
-            OutboxRow.status == OutboxStatus.PENDING.value,
-            col(OutboxRow.next_attempt_at) <= as_utc(now),
-        )
+                 lock: bool) -> list[Any]:
+        """Due pending rows, in enqueue order, as plain rows (`item_of` takes them): a row
+        is read once and handed on, never changed through the ORM."""
+        table = OutboxRow.__table__  # type: ignore[attr-defined]
+        stmt = select(table).where(
+            table.c.portal == self.portal, table.c.status == OutboxStatus.PENDING.value,
+            table.c.next_attempt_at <= as_utc(now))
         if kind is not None:
-            stmt = stmt.where(OutboxRow.kind == OutboxKind(kind).value)
-        stmt = stmt.order_by(col(OutboxRow.id)).limit(limit)
+            stmt = stmt.where(table.c.kind == OutboxKind(kind).value)
+        stmt = stmt.order_by(table.c.id).limit(limit)
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(self.session.exec(stmt))
+        return list(self.session.execute(stmt).all())
 
     def claim(
         self,
@@ -183,15 +170,9 @@ class OutboxRepo:
         """
         if self.claims is not None:
             return self._claim_locked(limit, now, lease, kind)
-        # SQLite: the unit holds the write lock, so reading then updating is atomic; plain
-        # rows, not ORM objects (a claim is read and written once)
+        # SQLite: the unit holds the write lock, so reading then updating is atomic
         table = OutboxRow.__table__  # type: ignore[attr-defined]
-        stmt = select(table).where(
-            table.c.portal == self.portal, table.c.status == OutboxStatus.PENDING.value,
-            table.c.next_attempt_at <= as_utc(now))
-        if kind is not None:
-            stmt = stmt.where(table.c.kind == OutboxKind(kind).value)
-        rows = self.session.execute(stmt.order_by(table.c.id).limit(limit)).all()
+        rows = self._pending(limit, now, kind=kind, lock=True)
         if not rows:
             return []
         until = as_utc(now) + lease
@@ -214,13 +195,11 @@ class OutboxRepo:
 
     def count_attempt(self, outbox_id: int) -> int:
         """attempts + 1 before a non-idempotent call (so a retry looks before it creates)."""
-        row = self._require(outbox_id)
-        row.attempts += 1
-        self.session.add(row)
-        return row.attempts
+        return self.count_attempts([outbox_id])[outbox_id]
 
     def count_attempts(self, outbox_ids: Iterable[int]) -> dict[int, int]:
-        """`count_attempt` for several rows in one statement: row id -> attempts now."""
+        """attempts + 1 of several rows (`count_attempt`), in one statement: row id -> attempts
+        now."""
         ids = sorted(set(outbox_ids))
         if not ids:
             return {}
@@ -233,7 +212,7 @@ class OutboxRepo:
         return {int(i): int(n) for i, n in self.session.execute(stmt)}
 
     def mark_done_many(self, results: Mapping[int, str | None], *, now: datetime) -> None:
-        """`mark_done` for several rows (row id -> result) in one statement."""
+        """`mark_done` of several rows (row id -> result), in one statement."""
         if not results:
             return
         self.settled.update(results)

@@ -26,10 +26,6 @@ def _time(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-def project(uow: UnitOfWork, event: LeadEventRecord) -> None:
-    project_many(uow, [event])
-
-
 def project_many(uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
     """The assignments the decisions among `events` made, then what the others settle (an
     assignment is always made before anything settles it), a statement per kind."""
@@ -58,12 +54,13 @@ def project_many(uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
 def _decided(uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
     """Routing decisions: whom each passed over, and the assignment it made (if any). Both
     carry the lead's creation time: the report selects by it without a join."""
-    for crm in {e.crm for e in events}:
+    for crm in sorted({e.crm for e in events}):
+        mine = [e for e in events if e.crm == crm]
         new: list[NewAssignment] = []
         passed: list[tuple[str, datetime, datetime, dict[str, str]]] = []
-        leads = uow.leads.get_many(crm, [e.crm_id for e in events if e.crm == crm])
-        for event in events:
-            lead = leads.get(event.crm_id) if event.crm == crm else None
+        leads = uow.leads.get_many(crm, [e.crm_id for e in mine])
+        for event in mine:
+            lead = leads.get(event.crm_id)
             if lead is None:
                 continue
             detail, kind = event.detail, LeadEvent(event.event)
@@ -84,7 +81,7 @@ class _Projection:
     """The subscriber: one event (`__call__`) or a batch of them (`many`)."""
 
     def __call__(self, uow: UnitOfWork, event: LeadEventRecord) -> None:
-        project(uow, event)
+        project_many(uow, [event])
 
     def many(self, uow: UnitOfWork, events: Sequence[LeadEventRecord]) -> None:
         project_many(uow, events)

@@ -37,9 +37,9 @@ class WebhookRejected(Exception):
         self.count = count  # events concerned, when the refusal is about some of them
 
 
-# The inbox event type of an activity hint: someone may have acted on a lead (a call logged,
-# its status or owner changed). It asks for that lead's contact-attempt check now; it never
-# brings a new lead (sync/ingest.py `drain_inbox`).
+# The inbox event type of an activity hint: someone may have acted on a lead (a call or a
+# note logged, its lead status moved on). It asks for that lead's contact-attempt check now;
+# it never brings a new lead (sync/ingest.py `drain_inbox`).
 ACTIVITY_HINT = "contact.activity"
 
 

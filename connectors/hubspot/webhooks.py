@@ -40,12 +40,14 @@ TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
 TRIGGERS = frozenset({"contact.creation"})
 PROPERTY_CHANGE = "contact.propertyChange"
 # Changes of these properties hint that someone acted on a contact (a call or note logged,
-# the lead status moved on, another owner): stored as ACTIVITY hints, they make the SLA
-# scan's check of that lead happen now (sync/ingest.py `drain_inbox`) rather than at the next
-# scan. A hint for a contact that is not a watched lead costs nothing: it is dropped
-# unread. A lead status set to one of the initial ones is no attempt, and is ignored.
+# the lead status moved on): stored as activity hints, they make the SLA scan's check of
+# that lead happen now (sync/ingest.py `drain_inbox`) rather than at the next scan. A hint
+# for a contact that is not a watched lead costs nothing: it is dropped unread. A lead
+# status set to one of the initial ones is no attempt, and is ignored. (An owner change is
+# an eligibility property, `watched`: a person's reassignment of a routed lead is seen by
+# the SLA scan.)
 ACTIVITY_PROPERTIES = frozenset({"notes_last_contacted", "hs_last_sales_activity_timestamp",
-                                 "hs_lead_status", "hubspot_owner_id"})
+                                 "hs_lead_status"})
 _NO_ATTEMPT = {"hs_lead_status": frozenset({"NEW", "OPEN", ""})}
 # HubSpot sends at most 100 events per webhook request (MAX_EVENTS_PER_REQUEST)
 _EPOCH_MS = re.compile(r"[0-9]{1,15}")  # explicit range: ASCII digits only

@@ -24,7 +24,8 @@ from tests.pipeline.conftest import lead_rows
 
 PROPS = {"insurance_type": "commercial", "state": "AZ", "zip": "85004",
          "hs_analytics_source": "PAID_SEARCH", "level_of_care": "residential"}
-WATCHED = frozenset({"lifecyclestage"})  # an eligibility filter's property
+# the eligibility properties: a filter's, and the owner (the connector always adds it)
+WATCHED = frozenset({"lifecyclestage", "hubspot_owner_id"})
 
 
 @pytest.mark.parametrize(("prop", "value", "stored_as"), [
@@ -32,7 +33,7 @@ WATCHED = frozenset({"lifecyclestage"})  # an eligibility filter's property
     ("hs_last_sales_activity_timestamp", "1764600000000", ACTIVITY_HINT),
     ("hs_lead_status", "ATTEMPTED_TO_CONTACT", ACTIVITY_HINT),
     ("hs_lead_status", "CONNECTED", ACTIVITY_HINT),
-    ("hubspot_owner_id", "1003", ACTIVITY_HINT),
+    ("hubspot_owner_id", "1003", "contact.propertyChange"),  # eligibility, not activity
     ("hs_lead_status", "OPEN", None),  # an initial status is no attempt
     ("hs_lead_status", "NEW", None),
     ("firstname", "Person1", None),  # not an activity property

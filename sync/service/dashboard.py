@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -133,8 +132,7 @@ class Dashboard:
             view=page_view(report), charts=charts(report), report=report, window=window,
             windows=WINDOWS, refresh=REFRESH_SECONDS, asset=self.assets.url,
             generated=report.get("generated_at", now.isoformat()),
-            portals=list(self.portals) if len(self.portals) > 1 else [], portal=portal,
-            portal_query=f"&portal={quote(portal)}" if len(self.portals) > 1 else "")
+            portals=list(self.portals) if len(self.portals) > 1 else [], portal=portal)
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
     async def static(self, request: Request) -> Response:

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.hubspot import HubSpotSandbox
+from sandbox.notify import TwilioEmulator
+
 SKIP_PG_ENV = "LEADROUTER_SKIP_POSTGRES"
 
 
@@ -126,3 +129,18 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'state.db'}"
     server: PgServer = request.getfixturevalue("pg_server")
     return server.new_database()
+
+
+@pytest.fixture
+def box() -> Iterator[HubSpotSandbox]:
+    """A HubSpot sandbox seeded like the example config (owners, properties), on loopback."""
+    with HubSpotSandbox() as sandbox:
+        sandbox.seed_demo()
+        yield sandbox
+
+
+@pytest.fixture
+def twilio() -> Iterator[TwilioEmulator]:
+    """A Twilio emulator on loopback (what the SMS channel sends to)."""
+    with TwilioEmulator() as emulator:
+        yield emulator

@@ -17,10 +17,10 @@ import pytest
 from sandbox.hubspot import HubSpotSandbox
 from sync.demo.config import demo_timezone
 
-# `box` (the seeded HubSpot sandbox) and `service_factory` are the service tests' fixtures
+# `service_factory` is the service tests' fixture (`box`, the seeded HubSpot sandbox, is
+# every test's: tests/conftest.py)
 from tests.service.conftest import (  # noqa: F401
     ServiceProcess,
-    box,
     http,
     service_factory,
 )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,12 +22,6 @@ from tests.pipeline.conftest import write_config
 PROPS = {"insurance_type": "commercial", "state": "AZ", "zip": "85004"}
 MARIA = "1001"  # "commercial": round robin over maria, li, devon, aisha, carlos
 
-
-@pytest.fixture
-def box() -> Iterator[HubSpotSandbox]:
-    with HubSpotSandbox() as sandbox:
-        sandbox.seed_demo()
-        yield sandbox
 
 
 def leadrouter(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

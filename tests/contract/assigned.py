@@ -1,11 +1,13 @@
-"""Leads assigned to one owner with their routing tasks, after a call logged too early."""
+"""Leads assigned to one owner with their routing tasks, after a call logged too early; what
+was done to them after; and what a connector must report of it."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import Connector, OwnerWrite, TaskRequest
+from connectors.base import AttemptState, Connector, OwnerWrite, TaskRequest
 from tests.contract.adapters import Crm
 
 
@@ -39,3 +41,18 @@ def act_after_assignment(crm: Crm, tasks: dict[str, str | None], owner: str, *, 
     crm.complete_task(task_id)
     crm.set_owner_by_hand(reassigned, crm.people[2])
     return can_move
+
+
+def assert_acted_on(crm: Crm, states: Mapping[str, AttemptState], assigned_at: datetime, *,
+                    called: str, moved: str, done: str, reassigned: str,
+                    can_move: bool) -> None:
+    """What `act_after_assignment` did, as the connector reports it: the call (after the
+    assignment), the status moved, the task done, and the person's owner with no attempt."""
+    assert states[called].signal in crm.attempt_signals
+    attempted = states[called].attempted_at
+    assert attempted is not None and attempted >= assigned_at
+    if can_move:
+        assert states[moved].signal == crm.status_signal
+    assert states[done].signal == "task_done"
+    assert states[reassigned].attempted_at is None
+    assert states[reassigned].owner_id == crm.people[2]  # a person's reassignment shows

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from connectors.base import AttemptQuery, attempts_since
 from tests.contract.adapters import Crm
-from tests.contract.assigned import act_after_assignment, assign_with_tasks
+from tests.contract.assigned import act_after_assignment, assert_acted_on, assign_with_tasks
 
 
 def test_activity_since_the_last_scan_shows_the_same_signals_as_a_read(crm: Crm) -> None:
@@ -28,14 +28,8 @@ def test_activity_since_the_last_scan_shows_the_same_signals_as_a_read(crm: Crm)
     assert crm.server_calls() - before <= 2  # searches (or one Composite), not reads
     assert scan is not None and scan.complete and scan.watermark >= first.watermark
     states = {s.crm_id: s for s in scan.states}
-    assert states[called].signal in crm.attempt_signals
-    attempted = states[called].attempted_at
-    assert attempted is not None and attempted >= assigned_at
-    if can_move:
-        assert states[moved].signal == crm.status_signal
-    assert states[done].signal == "task_done"
-    assert states[reassigned].attempted_at is None
-    assert states[reassigned].owner_id == crm.people[2]  # a person's reassignment shows
+    assert_acted_on(crm, states, assigned_at, called=called, moved=moved, done=done,
+                    reassigned=reassigned, can_move=can_move)
     # leads with nothing new are left out: the caller keeps what it knew
     assert not {idle, early, quiet} & set(states)
     connector.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.base import AttemptQuery
 from tests.contract.adapters import Crm
-from tests.contract.assigned import act_after_assignment, assign_with_tasks
+from tests.contract.assigned import act_after_assignment, assert_acted_on, assign_with_tasks
 
 
 def test_attempt_signals_after_assignment_only(crm: Crm) -> None:
@@ -21,14 +21,9 @@ def test_attempt_signals_after_assignment_only(crm: Crm) -> None:
         [AttemptQuery(i, assigned_at, owner, tasks[i]) for i in ids])}
     assert crm.server_calls() - before <= 4  # batched: never a call per lead
 
-    assert states[called].signal in crm.attempt_signals
-    attempted = states[called].attempted_at
-    assert attempted is not None and attempted >= assigned_at
-    if can_move:
-        assert states[moved].signal == crm.status_signal
-    assert states[done].signal == "task_done"
+    assert_acted_on(crm, states, assigned_at, called=called, moved=moved, done=done,
+                    reassigned=reassigned, can_move=can_move)
     for record in (idle, early, reassigned):
         assert states[record].attempted_at is None and states[record].signal is None
-    assert states[reassigned].owner_id == crm.people[2]  # a person's reassignment shows
     assert states[idle].owner_id == owner and all(s.exists for s in states.values())
     connector.close()

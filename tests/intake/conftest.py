@@ -10,7 +10,6 @@ import pytest
 from tests.intake.dovecot import DOVECOT, Dovecot
 from tests.intake.messages import DIRECTORY_DOMAIN, FORM_SENDER
 from tests.pipeline.conftest import (  # noqa: F401  (the CRM sandboxes and contexts)
-    box,
     make_context,
     make_sf_context,
     sf_box,

@@ -20,12 +20,6 @@ SLACK_USERS = {ident: f"U{ident.upper()}01" for ident in COORDINATORS}
 BY_ADDRESS = {**{v: k for k, v in PHONES.items()}, **{v: k for k, v in EMAILS.items()}}
 
 
-@pytest.fixture
-def box() -> Iterator[HubSpotSandbox]:
-    with HubSpotSandbox() as sandbox:
-        sandbox.seed_demo()
-        yield sandbox
-
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpSink]:
@@ -38,11 +32,6 @@ def slack() -> Iterator[SlackReceiver]:
     with SlackReceiver() as receiver:
         yield receiver
 
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioEmulator]:
-    with TwilioEmulator() as emulator:
-        yield emulator
 
 
 def sms_table(twilio: TwilioEmulator) -> str:

@@ -58,17 +58,6 @@ def on_call_environ(box: HubSpotSandbox, twilio: TwilioEmulator) -> dict[str, st
             "TWILIO_AUTH_TOKEN": twilio.auth_token, "LEADROUTER_LINK_SECRET": LINK_SECRET}
 
 
-@pytest.fixture
-def box() -> Iterator[HubSpotSandbox]:
-    with HubSpotSandbox() as sandbox:
-        sandbox.seed_demo()
-        yield sandbox
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioEmulator]:
-    with TwilioEmulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture

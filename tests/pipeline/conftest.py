@@ -112,12 +112,6 @@ final_owner = "dana"
 """
 
 
-@pytest.fixture
-def box() -> Iterator[HubSpotSandbox]:
-    with HubSpotSandbox() as sandbox:
-        sandbox.seed_demo()
-        yield sandbox
-
 
 def seed(box: HubSpotSandbox, count: int, *, owned: int = 0, seed_value: int = 1) -> list[str]:
     now = datetime.now(UTC)

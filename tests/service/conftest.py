@@ -141,12 +141,6 @@ class ServiceProcess:
             self.proc.wait(10)
 
 
-@pytest.fixture
-def box() -> Iterator[HubSpotSandbox]:
-    with HubSpotSandbox() as sandbox:
-        sandbox.seed_demo()
-        yield sandbox
-
 
 @pytest.fixture
 def service_factory(box: HubSpotSandbox, tmp_path: Path) -> Iterator[Any]:

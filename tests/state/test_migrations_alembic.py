@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +38,6 @@ META = SCHEMA_META
 TABLE_NAMES = sorted(t.name for t in STATE_TABLES)
 V1_TABLE_NAMES = sorted(t.name for t in V1_TABLES)
 
-
-@pytest.fixture
-def box() -> Iterator[HubSpotSandbox]:
-    with HubSpotSandbox() as sandbox:
-        sandbox.seed_demo()
-        yield sandbox
 
 
 def _engine(url: str) -> Engine:

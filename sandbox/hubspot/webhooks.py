@@ -146,7 +146,8 @@ class WebhookSender:
         return body, headers
 
     def post(self, batch: list[dict[str, Any]], **sign: Any) -> Delivery:
-        """POST one batch; records and returns the delivery (never raises on HTTP errors)."""
+        """POST one batch; records and returns the delivery (never raises on HTTP or socket
+        errors: a failed send or a cut-off answer is recorded as status 0)."""
         body, headers = self.signed_request(batch, **sign)
         d = Delivery(events=batch, body=body, headers=headers)
         parts = urlsplit(self.url)
@@ -165,8 +166,9 @@ class WebhookSender:
             conn.request("POST", path, body=body, headers=headers)
             resp = conn.getresponse()
             d.status, d.response = resp.status, resp.read()
-        except OSError as exc:
-            d.error = type(exc).__name__
+        except (OSError, http.client.HTTPException) as exc:
+            # A target killed mid-answer (IncompleteRead...) is a failed delivery, not a crash.
+            d.status, d.error = 0, type(exc).__name__
         finally:
             conn.close()
         self.deliveries.append(d)

@@ -13,6 +13,9 @@ lead, and the calls by endpoint.
     .venv/bin/python bench/backlog.py --crm hubspot [--leads 10000] [--owned 300]
     .venv/bin/python bench/backlog.py --crm salesforce [--leads 10000] [--owned 300]
 
+`BENCH_WRAP="py-spy record -o profile.svg --"` (any command prefix) runs the sync process
+under it, to profile the real command.
+
 Targets (issue 14): HubSpot time within 1.5x the floor and at most 0.03 calls per routed
 lead (floor 0.025); Salesforce at most 0.013 calls per routed lead (floor about 0.011).
 """
@@ -133,7 +136,7 @@ def sync_once(config: Path, environ: dict[str, str]) -> tuple[float, float, str]
     """Run the real `leadrouter sync --once` in its own process (the CRM emulator stays in
     this one, as a CRM is a service elsewhere): (wall seconds, its CPU seconds, its
     stderr's last line)."""
-    command = [sys.executable, "-c", "from sync.cli import main; raise SystemExit(main())",
+    command = os.environ.get("BENCH_WRAP", "").split() + [sys.executable, "-c", "from sync.cli import main; raise SystemExit(main())",
                "--config", str(config), "sync", "--once"]
     started = time.perf_counter()
     before = os.times()

@@ -35,6 +35,39 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        # (value, text) of the last value: a batch binds the same `now` many times. One
+        # tuple swapped whole, so threads sharing this processor never see a torn pair.
+        last: list[tuple[datetime | None, str | None]] = [(None, None)]
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            seen, text = last[0]
+            if value is seen:
+                return text
+            # SQLite's DATETIME text, written by the C isoformat rather than a % template
+            utc = self.process_bind_param(value, dialect)
+            assert utc is not None
+            text = utc.isoformat(sep=" ", timespec="microseconds")
+            last[0] = (value, text)
+            return text
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            # the text `bind_processor` writes, read in one step (every row read has several)
+            return None if value is None else parse(value).replace(tzinfo=UTC)
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

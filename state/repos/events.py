@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -35,7 +34,11 @@ class LeadEventRepo:
                    "at": as_utc(e.at), "audit_id": e.audit_id, "detail": dict(e.detail)}
                   for e in events]
         ids = insert_ids(self.session, LeadEventRow, values, "crm_id")
-        return [replace(e, id=int(i), portal=self.portal) for e, i in zip(events, ids, strict=True)]
+        # built anew rather than by dataclasses.replace, which is several times slower
+        return [LeadEventRecord(int(i), self.portal, e.crm, e.crm_id, e.assignment, e.event,
+                                e.from_status, e.to_status, e.coordinator, e.rule, e.at,
+                                e.audit_id, e.detail)
+                for e, i in zip(events, ids, strict=True)]
 
     def for_lead(self, crm: str, crm_id: str) -> list[LeadEventRecord]:
         stmt = (select(LeadEventRow)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.orm.attributes import set_attribute
 from sqlmodel import Session, col, select
 
 from state.crm_kinds import checked_crm
@@ -70,17 +72,24 @@ def clean_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
 
 
 _RECORD_FIELDS = tuple(LeadRecord.__dataclass_fields__)  # the record's fields, row columns all
-_COPIED = frozenset({"attributes", "excluded"})
+_ROW_VALUES = itemgetter(*_RECORD_FIELDS)
+_ATTRIBUTES = _RECORD_FIELDS.index("attributes")
+_EXCLUDED = _RECORD_FIELDS.index("excluded")
 
 
 def record_of(row: LeadRow) -> LeadRecord:
-    # a loaded row keeps its values in its __dict__: read there, not through the ORM's
-    # descriptors (this runs several times per lead per change); an expired row reloads
-    loaded = row.__dict__
-    values = {name: loaded[name] if name in loaded else getattr(row, name)
-              for name in _RECORD_FIELDS if name not in _COPIED}
-    return LeadRecord(attributes={str(k): str(v) for k, v in (row.attributes or {}).items()},
-                      excluded=list(row.excluded or ()), **values)
+    # a loaded row keeps its values in its __dict__: read them there in one C call, not
+    # through the ORM's descriptors (this runs for every lead of every change); a row with
+    # an expired or unloaded column reads through the descriptors, which reload it
+    try:
+        values = list(_ROW_VALUES(row.__dict__))
+    except KeyError:
+        values = [getattr(row, name) for name in _RECORD_FIELDS]
+    # copies: changing a record's attributes or exclusions changes nothing stored (the
+    # store writes both only through `clean_attributes` and `update`: strings already)
+    values[_ATTRIBUTES] = dict(values[_ATTRIBUTES] or {})
+    values[_EXCLUDED] = list(values[_EXCLUDED] or ())
+    return LeadRecord(*values)
 
 
 class LeadRepo:
@@ -93,20 +102,35 @@ class LeadRepo:
         # rollback and an undone savepoint, when they may no longer be.
         self._rows: dict[tuple[str, str], LeadRow] = {}
         self._locked: set[tuple[str, str]] = set()
+        # their records, built once per change rather than once per read
+        self._records: dict[tuple[str, str], LeadRecord] = {}
 
     def forget(self) -> None:
         self._rows.clear()
         self._locked.clear()
+        self._records.clear()
+
+    def _record_of(self, row: LeadRow) -> LeadRecord:
+        key = (row.crm, row.crm_id)
+        record = self._records.get(key)
+        if record is None:
+            record = self._records[key] = record_of(row)
+        return record
+
+    def _changed(self, row: LeadRow) -> LeadRecord:
+        """The record of a row just changed (and kept as the one later reads hand out)."""
+        record = self._records[(row.crm, row.crm_id)] = record_of(row)
+        return record
 
     def get(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRecord | None:
         """`lock=True` holds the row (SELECT ... FOR UPDATE on PostgreSQL) until commit."""
         row = self._row(crm, crm_id, lock=lock)
-        return None if row is None else record_of(row)
+        return None if row is None else self._record_of(row)
 
     def get_many(self, crm: str, crm_ids: Iterable[str]) -> dict[str, LeadRecord]:
         """The stored leads among `crm_ids`, by CRM id, read in one query per 500 (and kept
         for this transaction like `get`'s)."""
-        return {crm_id: record_of(row) for crm_id, row in self._load(crm, crm_ids).items()}
+        return {crm_id: self._record_of(row) for crm_id, row in self._load(crm, crm_ids).items()}
 
     def status_of(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
         """`get_many`'s statuses only (the rows are kept for this transaction just the same)."""
@@ -191,16 +215,16 @@ class LeadRepo:
                 value = LeadStatus(value).value
             elif field == "attributes":
                 value = clean_attributes(value)
-                row.source = _source(value)
+                _set(row, "source", _source(value))
             elif field == "excluded":
                 value = sorted({str(v) for v in value})
             elif field in _DATETIME_FIELDS and value is not None:
                 value = as_utc(value)
-            setattr(row, field, value)
-        row.updated_at = as_utc(now) if now else utcnow()
+            _set(row, field, value)
+        _set(row, "updated_at", as_utc(now) if now else utcnow())
         if flush:
             self.session.flush()
-        return record_of(row)
+        return self._changed(row)
 
     def assign(
         self,
@@ -220,22 +244,22 @@ class LeadRepo:
         counted."""
         row = self._require(crm, crm_id)
         if row.assignment > 0:
-            row.reassignments += 1
+            _set(row, "reassignments", row.reassignments + 1)
         if row.owner is not None and row.owner != owner:
-            row.previous_owner = row.owner
-        row.owner = owner
-        row.crm_owner_id = crm_owner_id
-        row.rule = rule
-        row.assignment += 1
-        row.status = LeadStatus(status).value
-        row.assigned_at = as_utc(now)
-        row.sla_due = as_utc(sla_due) if sla_due else None
-        row.held_until = None
-        row.owner_written_at = None
-        row.updated_at = as_utc(now)
+            _set(row, "previous_owner", row.owner)
+        _set(row, "owner", owner)
+        _set(row, "crm_owner_id", crm_owner_id)
+        _set(row, "rule", rule)
+        _set(row, "assignment", row.assignment + 1)
+        _set(row, "status", LeadStatus(status).value)
+        _set(row, "assigned_at", as_utc(now))
+        _set(row, "sla_due", as_utc(sla_due) if sla_due else None)
+        _set(row, "held_until", None)
+        _set(row, "owner_written_at", None)
+        _set(row, "updated_at", as_utc(now))
         if flush:
             self.session.flush()
-        return record_of(row)
+        return self._changed(row)
 
     def mark_breached(self, crm: str, crm_id: str, *, now: datetime,
                       flush: bool = True) -> LeadRecord:
@@ -244,12 +268,12 @@ class LeadRepo:
         excluded = set(row.excluded or [])
         if row.owner:
             excluded.add(row.owner)
-        row.excluded = sorted(excluded)
-        row.status = LeadStatus.BREACHED.value
-        row.updated_at = as_utc(now)
+        _set(row, "excluded", sorted(excluded))
+        _set(row, "status", LeadStatus.BREACHED.value)
+        _set(row, "updated_at", as_utc(now))
         if flush:
             self.session.flush()
-        return record_of(row)
+        return self._changed(row)
 
     def open_counts(self) -> dict[str, int]:
         """Open leads per coordinator: owner set and status routed, owner_written,
@@ -323,7 +347,7 @@ class LeadRepo:
             stmt = stmt.limit(limit)
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return [record_of(self._keep(row, lock)) for row in self.session.exec(stmt)]
+        return [self._record_of(self._keep(row, lock)) for row in self.session.exec(stmt)]
 
     def _keep(self, row: LeadRow, locked: bool) -> LeadRow:
         """A row a query read, kept for this transaction (the session's own object: the
@@ -362,12 +386,19 @@ class LeadRepo:
         if row is not None and row.portal == self.portal:
             row.attributes = dict(attributes)
             self.session.add(row)
+            self._records.pop((row.crm, row.crm_id), None)
 
     def _require(self, crm: str, crm_id: str) -> LeadRow:
         row = self._row(crm, crm_id)
         if row is None:
             raise LookupError(f"no lead {crm}/{crm_id} in the store")
         return row
+
+
+def _set(row: LeadRow, field: str, value: Any) -> None:
+    # through SQLAlchemy's attribute only: SQLModel's __setattr__ also runs pydantic's, which
+    # a table row does not need and which costs most of a change's field writes
+    set_attribute(row, field, value)
 
 
 def _values(statuses: Iterable[LeadStatus | str]) -> list[str]:

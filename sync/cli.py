@@ -2,6 +2,7 @@
 
 Exit codes: 0 success, 2 a user mistake (config, input file, arguments), 1 the work could
 not be done (CRM unreachable, auth failure). A user mistake never prints a traceback.
+Here: the arguments and the error handling; the commands themselves are in `sync.commands`.
 """
 
 from __future__ import annotations
@@ -9,272 +10,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
-
-from rich.console import Console
 
 from state.errors import StoreError
-from sync.config import Config, ConfigError, default_config_path
-from sync.config.portals import Deployment, load_deployment
+from sync.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from sync.commands.away import cmd_away, cmd_back
+from sync.commands.operate import (
+    cmd_check,
+    cmd_demo,
+    cmd_intake_test,
+    cmd_run,
+    cmd_sandbox,
+    cmd_sync,
+)
+from sync.commands.reports import cmd_explain, cmd_report, cmd_simulate
+from sync.config import ConfigError
 from sync.context import StartupError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
 Command = Callable[[argparse.Namespace], int]
-
-
-def _load(args: argparse.Namespace) -> Config:
-    """The config of the portal the command is for: `--portal ID`, required when the
-    deployment has several (`[service] portals`)."""
-    return _deployment(args).portal(getattr(args, "portal", None))
-
-
-def _deployment(args: argparse.Namespace) -> Deployment:
-    return load_deployment(args.config or default_config_path())
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    for config in _deployment(args).portals.values():  # every portal file is validated
-        rb = config.rulebook
-        print(f"{config.source}: ok — {len(rb.coordinators)} coordinators, "
-              f"{len(rb.rules)} rules, {len(rb.facilities)} facilities, "
-              f"{len(rb.rotations)} on-call rotations, crm {config.crm_kind}")
-    return EXIT_OK
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from sync.simulate import decision_json, read_leads, simulate
-    from sync.simulate_report import Progress, print_summary
-
-    config = _load(args)
-    leads = read_leads(Path(args.file), config)
-    console = Console(stderr=True)
-    if args.json:
-        out = sys.stdout
-        with Progress(console, len(leads)) as progress:
-            for decision, _ in simulate(leads, config):
-                out.write(decision_json(decision) + "\n")
-                progress.advance()
-        return EXIT_OK
-    from sync.simulate import Summary
-
-    summary = Summary()
-    with Progress(console, len(leads)) as progress:
-        for decision, roster in simulate(leads, config):
-            summary.add(decision, roster)
-            progress.advance()
-    print_summary(summary, config, Console())
-    return EXIT_OK
-
-
-def cmd_sync(args: argparse.Namespace) -> int:
-    from connectors.base import AuthError
-    from sync.context import build_context
-    from sync.cycle import run_cycle
-    from sync.logs import configure_logging, get_logger
-
-    deployment = _deployment(args)
-    configure_logging(deployment.service.log_format)
-    if not args.once:
-        print("leadrouter sync: only --once is available; use `leadrouter run` for the "
-              "service", file=sys.stderr)
-        return EXIT_USAGE
-    code = EXIT_OK
-    for config in deployment.portals.values():  # one portal after the other
-        if len(deployment.portals) > 1:
-            print(f"portal {config.portal}:")
-        ctx = build_context(config)
-        try:
-            result = run_cycle(ctx)
-        except AuthError as exc:
-            get_logger("leadrouter").error("cycle.stopped", error=str(exc),
-                                           error_type="AuthError", portal=config.portal)
-            print(f"leadrouter: {exc}: a person must fix the CRM credentials or scopes",
-                  file=sys.stderr)
-            code = EXIT_FAILED
-            continue
-        finally:
-            ctx.close()
-        code = max(code, _print_cycle(result))
-    return code
-
-
-def _print_cycle(result: Any) -> int:
-    r = result
-    print(f"sync: {r.ingest.new} new leads ({r.ingest.skipped} skipped), "
-          f"{r.routing.routed} routed, {r.routing.held} held, {r.routing.unroutable} "
-          f"unroutable; {r.apply.owners_written} owners written, {r.apply.tasks_created} tasks "
-          f"created, {r.apply.overridden + r.sla.overridden} overridden; {r.sla.contacted} "
-          f"contacted, {r.sla.breached} breached, {r.sla.reassigned} reassigned, "
-          f"{r.sla.escalated} escalated to the final owner")
-    if r.intake.read:  # email intake ([intake.email]) read messages
-        i = r.intake
-        print(f"intake: {i.read} emails read, {i.created} records created, {i.existing} "
-              f"existing routed, {i.follow_ups} follow-ups, {i.duplicates} already handled, "
-              f"{i.review} to review, {i.waiting} waiting")
-    if r.failed_steps:
-        print(f"leadrouter: the CRM kept failing during: {', '.join(r.failed_steps)}; "
-              "pending work is kept and the next cycle resumes it", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from sync.logs import configure_logging
-    from sync.service.runner import run_service
-
-    deployment = _deployment(args)
-    configure_logging(deployment.service.log_format)
-    portals = list(deployment.portals.values())
-    return run_service(portals[0], portals)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from sync.demo import run_demo
-
-    return run_demo(duration=args.duration, port=args.port, leads_per_minute=args.rate,
-                    seed=args.seed)
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    from state import open_store
-    from sync.explain import explain
-
-    config = _load(args)
-    store = open_store(config.service.state_url, migrate_schema=False, portal=config.portal)
-    try:
-        if not explain(store, config.crm_kind, args.crm_id, Console(highlight=False)):
-            print(f"leadrouter: lead {args.crm_id} is not in the state store "
-                  f"({config.crm_kind})", file=sys.stderr)
-            return EXIT_FAILED
-    finally:
-        store.close()
-    return EXIT_OK
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    import json
-    from datetime import UTC, datetime
-
-    from state import open_store
-    from sync.report import build_report, parse_when
-
-    config = _load(args)
-    now = datetime.now(UTC)
-    try:
-        since = parse_when(args.since, now)
-        until = parse_when(args.until, now) if args.until else now
-    except ValueError as exc:
-        print(f"leadrouter report: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if since >= until:
-        print("leadrouter report: --since must be before --until", file=sys.stderr)
-        return EXIT_USAGE
-    store = open_store(config.service.state_url, migrate_schema=False, portal=config.portal)
-    try:
-        if args.csv:
-            from sync.report.export import write_csv
-
-            write_csv(store, since, until, sys.stdout)
-            return EXIT_OK
-        report = build_report(store, config, since=since, until=until, now=now)
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(report))
-        return EXIT_OK
-    from sync.report.render import print_report
-
-    print_report(report, Console(highlight=False))
-    return EXIT_OK
-
-
-def _coordinator(config: Config, command: str, ident: str) -> str | None:
-    """The coordinator id as configured, or None after saying it is unknown."""
-    known = config.rulebook.coordinators
-    if ident in known:
-        return ident
-    print(f"leadrouter {command}: unknown coordinator {ident!r} (the [[coordinators]] ids: "
-          f"{', '.join(sorted(known)) or 'none'})", file=sys.stderr)
-    return None
-
-
-def cmd_away(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from state import open_store
-    from state.repos.availability import CLI
-    from sync.when import parse_until
-
-    config = _load(args)
-    coordinator = _coordinator(config, "away", args.coordinator)
-    if coordinator is None:
-        return EXIT_USAGE
-    now = datetime.now(UTC)
-    until = None
-    if args.until:
-        try:
-            until = parse_until(args.until, now)
-        except ValueError as exc:
-            print(f"leadrouter away: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        if until <= now:
-            print("leadrouter away: --until is in the past", file=sys.stderr)
-            return EXIT_USAGE
-    # a short write transaction: fine beside a running service (SQLite WAL, PostgreSQL);
-    # routing reads the marks at every decision
-    store = open_store(config.service.state_url, portal=config.portal)
-    try:
-        with store.unit_of_work() as uow:
-            uow.availability.mark_away(coordinator, CLI, now, until)
-            uow.commit()
-    finally:
-        store.close()
-    end = until.isoformat(timespec="minutes") if until else f"`leadrouter back {coordinator}`"
-    print(f"{coordinator} is away until {end}: no new leads")
-    return EXIT_OK
-
-
-def cmd_back(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from state import open_store
-    from state.repos.availability import CLI, CRM
-
-    config = _load(args)
-    coordinator = _coordinator(config, "back", args.coordinator)
-    if coordinator is None:
-        return EXIT_USAGE
-    now = datetime.now(UTC)
-    store = open_store(config.service.state_url, portal=config.portal)
-    try:
-        with store.unit_of_work() as uow:
-            was_away = uow.availability.mark_back(coordinator, CLI, now)
-            still = CRM in uow.availability.away(now).get(coordinator, set())
-            uow.commit()
-    finally:
-        store.close()
-    if not was_away:
-        print(f"{coordinator} was not marked away (leadrouter away)")
-    else:
-        print(f"{coordinator} is back: gets leads again")
-    if still:
-        print(f"leadrouter back: the CRM still shows {coordinator} away; they get leads once "
-              "it shows them available", file=sys.stderr)
-    return EXIT_OK
-
-
-def cmd_intake_test(args: argparse.Namespace) -> int:
-    from sync.intake.sample import test_sample
-
-    return test_sample(_load(args), Path(args.file), sys.stdout)
-
-
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    from sandbox.cli import serve
-
-    return serve(args.crm, args.seed, args.port)
 
 
 def _portal_option(command: argparse.ArgumentParser) -> None:

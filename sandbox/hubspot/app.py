@@ -13,7 +13,7 @@ from typing import Any
 
 from sandbox._server import Request, Response
 
-from . import associations, users
+from . import associations, owners, users
 from .limits import RateLimiter
 from .model import iso, now_ms
 from .schemas import SpecValidator
@@ -97,8 +97,7 @@ class HubSpotApp:
         r("GET", rf"/crm/v3/objects/{_T}/(?P<id>[^/]+)", self.get)
         r("PATCH", rf"/crm/v3/objects/{_T}/(?P<id>[^/]+)", self.update)
         r("DELETE", rf"/crm/v3/objects/{_T}/(?P<id>[^/]+)", self.archive)
-        r("GET", r"/crm/v3/owners/?", self.list_owners)
-        r("GET", r"/crm/v3/owners/(?P<id>[^/]+)", self.get_owner)
+        owners.register(self)
         associations.register(self)
         users.register(self)
 
@@ -364,37 +363,6 @@ class HubSpotApp:
         for item in data["inputs"]:
             self.store.archive(t, str(item["id"]))
         return Response(204)
-
-    # -- owners ------------------------------------------------------------------------------------
-    def list_owners(self, req: Request, p: dict[str, str]) -> Response:
-        try:
-            limit = int(req.q("limit") or 100)
-            after = int(req.q("after") or 0)
-        except ValueError:
-            return error(400, "limit and after must be integers", "VALIDATION_ERROR")
-        if not 1 <= limit <= 500:
-            return error(400, "limit must be between 1 and 500", "VALIDATION_ERROR")
-        archived = (req.q("archived") or "false").lower() == "true"
-        email = (req.q("email") or "").strip().lower()
-        with self.store.lock:
-            owners = [o for o in sorted(self.store.owners.values(), key=lambda o: int(o.id))
-                      if o.archived == archived and (not email or o.email.lower() == email)]
-        page = owners[after:after + limit]
-        out: dict[str, Any] = {"results": [o.to_json() for o in page]}
-        if after + limit < len(owners):
-            out["paging"] = {"next": {"after": str(after + limit)}}
-        return Response(200, out)
-
-    def get_owner(self, req: Request, p: dict[str, str]) -> Response:
-        archived = (req.q("archived") or "false").lower() == "true"
-        by_user = req.q("idProperty") == "userId"
-        with self.store.lock:
-            found = [o for o in self.store.owners.values()
-                     if (str(o.user_id) if by_user else o.id) == p["id"]
-                     and o.archived == archived]
-        if not found:
-            return error(404, f"Owner {p['id']} not found", "OBJECT_NOT_FOUND")
-        return Response(200, found[0].to_json())
 
 
 def _pretty(pattern: str) -> str:

@@ -136,7 +136,8 @@ def sync_once(config: Path, environ: dict[str, str]) -> tuple[float, float, str]
     """Run the real `leadrouter sync --once` in its own process (the CRM emulator stays in
     this one, as a CRM is a service elsewhere): (wall seconds, its CPU seconds, its
     stderr's last line)."""
-    command = os.environ.get("BENCH_WRAP", "").split() + [sys.executable, "-c", "from sync.cli import main; raise SystemExit(main())",
+    command = [*os.environ.get("BENCH_WRAP", "").split(), sys.executable, "-c",
+               "from sync.cli import main; raise SystemExit(main())",
                "--config", str(config), "sync", "--once"]
     started = time.perf_counter()
     before = os.times()

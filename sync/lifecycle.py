@@ -336,14 +336,16 @@ def arrive_many(uow: UnitOfWork, ctx: Context, arrivals: Sequence[Arrival],
     new = uow.leads.add_seen_many(ctx.crm, [(a.crm_id, a.created_at, a.attributes)
                                             for a in first.values()], now=now)
     fresh = [a for a in first.values() if a.crm_id in new]
-    stored = uow.leads.get_many(ctx.crm, [a.crm_id for a in fresh])
+    # those arriving in another state or with more fields: their rows read in one query
+    more = {a.crm_id for a in fresh
+            if next_status(None, a.event) is not LeadStatus.SEEN or a.fields}
+    uow.leads.get_many(ctx.crm, more)
     changed: list[_Changed] = []
     for a in fresh:
-        lead = stored[a.crm_id]
-        target = next_status(None, a.event)
-        if target is not LeadStatus.SEEN or a.fields:
-            lead = uow.leads.update(ctx.crm, a.crm_id, status=target, now=now, flush=False,
-                                    **a.fields)
+        lead = new[a.crm_id]
+        if a.crm_id in more:
+            lead = uow.leads.update(ctx.crm, a.crm_id, status=next_status(None, a.event),
+                                    now=now, flush=False, **a.fields)
         changed.append(_Changed(lead, a.event, None, None, None, a.facts, None))
     uow.flush()
     _record(uow, ctx, changed, now)

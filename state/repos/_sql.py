@@ -55,20 +55,24 @@ def insert_ignore_many(
     model: type[SQLModel],
     rows: Sequence[Mapping[str, Any]],
     conflict: Sequence[str],
-    returning: str,
+    returning: str | tuple[str, ...],
 ) -> list[Any]:
     """`insert_ignore` for several rows (one statement, compiled once and sent in batches);
-    the `returning` column of each row inserted, in no particular order (rows that existed
-    are left as they are and not returned)."""
+    the `returning` column of each row inserted (a tuple of columns: a tuple each), in no
+    particular order (rows that existed are left as they are and not returned)."""
     if not rows:
         return []
     table = model.__table__  # type: ignore[attr-defined]
+    columns = (returning,) if isinstance(returning, str) else returning
     stmt = (
         _insert_rows(session, model)
         .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(table.c[returning])
+        .returning(*(table.c[name] for name in columns))
     )
-    return list(session.execute(stmt, [dict(r) for r in rows]).scalars())
+    result = session.execute(stmt, [dict(r) for r in rows])
+    if isinstance(returning, str):
+        return list(result.scalars())
+    return [tuple(row) for row in result]
 
 
 def insert_ids(session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]],

@@ -92,6 +92,10 @@ def record_of(row: LeadRow) -> LeadRecord:
     return LeadRecord(*values)
 
 
+# what a new lead's record holds beside the values inserted (the columns' defaults)
+_NEW_LEAD: dict[str, Any] = {name: None for name in _RECORD_FIELDS}
+
+
 class LeadRepo:
     def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
@@ -184,21 +188,29 @@ class LeadRepo:
                                             now=now or utcnow())
 
     def add_seen_many(self, crm: str, leads: Iterable[tuple[str, datetime, Mapping[str, object]]],
-                      *, now: datetime) -> set[str]:
-        """`add_seen` for several (crm id, created at, attributes): the CRM ids that are new,
-        in one statement. Attributes are checked first: one that is refused raises
-        before anything is written."""
+                      *, now: datetime) -> dict[str, LeadRecord]:
+        """`add_seen` for several (crm id, created at, attributes), in one statement: the
+        new leads' records by CRM id (built from what was inserted, not read back).
+        Attributes are checked first: one that is refused raises before anything is
+        written."""
         at = as_utc(now)
-        values = []
+        values: dict[str, dict[str, Any]] = {}
         for crm_id, created_at, attributes in leads:
             cleaned = clean_attributes(attributes)
-            values.append({"portal": self.portal, "crm": checked_crm(crm), "crm_id": crm_id,
-                           "created_at": as_utc(created_at), "first_seen_at": at,
-                           "attributes": cleaned, "source": _source(cleaned),
-                           "status": LeadStatus.SEEN.value, "assignment": 0,
-                           "reassignments": 0, "excluded": [], "updated_at": at})
-        return set(insert_ignore_many(self.session, LeadRow, values,
-                                      ["portal", "crm", "crm_id"], returning="crm_id"))
+            values[crm_id] = {
+                "portal": self.portal, "crm": checked_crm(crm), "crm_id": crm_id,
+                "created_at": as_utc(created_at), "first_seen_at": at, "attributes": cleaned,
+                "source": _source(cleaned), "status": LeadStatus.SEEN.value, "assignment": 0,
+                "reassignments": 0, "excluded": [], "updated_at": at}
+        inserted = insert_ignore_many(self.session, LeadRow, list(values.values()),
+                                      ["portal", "crm", "crm_id"], returning=("id", "crm_id"))
+        out: dict[str, LeadRecord] = {}
+        for row_id, crm_id in inserted:
+            fields = {**_NEW_LEAD, **values[crm_id], "id": int(row_id)}
+            fields["attributes"] = dict(fields["attributes"])
+            record = out[crm_id] = LeadRecord(**fields)
+            self._records[(fields["crm"], crm_id)] = record
+        return out
 
     def update(
         self, crm: str, crm_id: str, *, now: datetime | None = None, flush: bool = True,
@@ -360,13 +372,24 @@ class LeadRepo:
 
     def statuses(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
         """The status of each of `crm_ids` the store knows."""
+        return {crm_id: str(status) for crm_id, (status,) in
+                self._columns(crm, crm_ids, LeadRow.status).items()}
+
+    def assignments(self, crm: str, crm_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """(assignment number, status) of each of `crm_ids` the store knows: two columns
+        read, not whole leads (a task batch checks only these)."""
+        return {crm_id: (int(number), str(status)) for crm_id, (number, status) in
+                self._columns(crm, crm_ids, LeadRow.assignment, LeadRow.status).items()}
+
+    def _columns(self, crm: str, crm_ids: Iterable[str],
+                 *columns: Any) -> dict[str, tuple[Any, ...]]:
         ids = sorted(set(crm_ids))
-        out: dict[str, str] = {}
+        out: dict[str, tuple[Any, ...]] = {}
         for start in range(0, len(ids), 500):
-            stmt = select(LeadRow.crm_id, LeadRow.status).where(
+            stmt = select(LeadRow.crm_id, *columns).where(
                 LeadRow.portal == self.portal, LeadRow.crm == crm,
                 col(LeadRow.crm_id).in_(ids[start:start + 500]))
-            out.update({str(cid): str(status) for cid, status in self.session.exec(stmt)})
+            out.update({str(row[0]): tuple(row[1:]) for row in self.session.exec(stmt)})
         return out
 
     def count_by_status(self) -> dict[str, int]:

@@ -49,6 +49,24 @@ def test_add_seen_is_idempotent_and_keeps_first_row(store: Store) -> None:
         assert uow.leads.get(HS, "nope") is None
 
 
+def test_new_leads_records_are_what_a_later_read_returns(store: Store) -> None:
+    """`add_seen_many` builds the new leads' records from what it inserted rather than
+    reading them back: they must equal the stored rows, field for field."""
+    eastern = timezone(timedelta(hours=-5))
+    leads = [("201", datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=eastern),
+              {"insurance": "PPO", "source": "ppc"}), ("202", T0, {})]
+    with store.unit_of_work() as uow:
+        uow.leads.add_seen(HS, "202", T0, {"state": "CA"}, now=T0)  # known: not returned
+        uow.commit()
+    with store.unit_of_work() as uow:
+        built = uow.leads.add_seen_many(HS, leads, now=T0 + timedelta(seconds=1))
+        uow.commit()
+    assert set(built) == {"201"}
+    with store.unit_of_work() as uow:
+        assert uow.leads.get(HS, "201") == built["201"]
+        assert built["201"].id is not None and built["201"].source == "ppc"
+
+
 def test_datetimes_round_trip_as_aware_utc(store: Store) -> None:
     eastern = timezone(timedelta(hours=-5))
     created = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=eastern)

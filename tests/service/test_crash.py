@@ -37,6 +37,10 @@ def _all_tasked(box: HubSpotSandbox, ids: list[str]) -> bool:
     return tasked.issuperset(ids)
 
 
+def _writes(box: HubSpotSandbox) -> int:
+    return sum(1 for r in box.request_log if r.path.endswith(("/batch/update", "/batch/create")))
+
+
 def _task_counts(box: HubSpotSandbox) -> dict[str, int]:
     counts: dict[str, int] = {}
     for task in box.all_tasks():
@@ -76,16 +80,13 @@ def _kill_and_restart(box: HubSpotSandbox, svc: ServiceProcess, leads: int, kill
     rng = random.Random(seed)
     svc.start()
     feeder.start()
-    done, mid_write = 0, 0
-    while done < kills:
+    # the first kill lands once the service is writing (not in its first start-up, however
+    # slow the machine); the later ones at random moments, half of them during start-up
+    assert wait_for(lambda: _writes(box) > 0, 30, interval=0.05), "the service never wrote"
+    for _ in range(kills):
         time.sleep(rng.uniform(0.3, 2.0))
-        writes = sum(1 for r in box.request_log if r.path.endswith(("/batch/update",
-                                                                      "/batch/create")))
         svc.kill()
-        done += 1
-        mid_write += int(writes > 0)
-        svc.start(wait=rng.random() < 0.5)  # half the kills land during start-up
-    assert mid_write >= kills - 1, "the kills should land while the service writes"
+        svc.start(wait=rng.random() < 0.5)
     feeder.join(60)
     box.faults = Faults()
     svc.wait_ready()

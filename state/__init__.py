@@ -18,7 +18,7 @@ from state.outbox_payloads import (
     notify_key,
     outbox_key,
 )
-from state.records import AuditEntry, InboxHint, LeadEventRecord, LeadRecord
+from state.records import AuditEntry, InboxHint, LeadEventRecord, LeadRecord, WatchedLead
 from state.repos.audit import steps_detail
 from state.tables import (
     DEFAULT_PORTAL,
@@ -72,6 +72,7 @@ __all__ = [
     "StoreUnavailable",
     "TaskPayload",
     "UnitOfWork",
+    "WatchedLead",
     "notify_key",
     "open_store",
     "outbox_key",

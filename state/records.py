@@ -42,6 +42,19 @@ class LeadRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchedLead:
+    """What the SLA scan needs of every lead it watches (a few columns, not the lead)."""
+
+    crm_id: str
+    status: str
+    assignment: int
+    crm_owner_id: str | None
+    assigned_at: datetime | None
+    sla_due: datetime | None
+    contacted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     id: int | None
     crm: str

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from connectors.base import AttemptQuery, AttemptState, attempts_since, batch_size
 from routing import escalate
 from routing.models import RosterState
-from state import LeadRecord, LeadStatus, StoreUnavailable, UnitOfWork
+from state import LeadRecord, LeadStatus, StoreUnavailable, UnitOfWork, WatchedLead
 from sync.apply import mark_overridden
 from sync.context import Context
 from sync.lifecycle import LeadEvent, transition
@@ -39,7 +39,7 @@ class SlaResult:
     within_sla: int = 0  # contact attempts made before the deadline
 
 
-def _queries(ctx: Context, rows: list[LeadRecord]) -> list[AttemptQuery]:
+def _queries(ctx: Context, rows: Sequence[LeadRecord | WatchedLead]) -> list[AttemptQuery]:
     """One attempt query per assigned lead, with its routing task's id (one store read)."""
     with ctx.store.unit_of_work(read_only=True) as uow:
         task_ids = uow.outbox.task_results((row.crm_id, row.assignment) for row in rows)
@@ -63,20 +63,21 @@ def detect_attempts(ctx: Context) -> SlaResult:
     now = ctx.clock()
     horizon = now - WATCH_FOR
     with ctx.store.unit_of_work(read_only=True) as uow:
-        rows = [row for row in uow.leads.by_status(*WATCHED) if row.contacted_at is None
+        rows = [row for row in uow.leads.watched(*WATCHED) if row.contacted_at is None
                 and (row.status in OPEN or (row.assigned_at or horizon) > horizon)]
         watermark = uow.cursors.get(activity_cursor(ctx))
     queries = _queries(ctx, rows)
     scan = attempts_since(ctx.connector, queries, watermark) if queries else None
     if scan is None or not scan.complete:
-        _observe_all(ctx, rows, _read_states(ctx, queries), result)
+        _observe_all(ctx, [row.crm_id for row in rows], _read_states(ctx, queries), result)
     else:
         states = {s.crm_id: s for s in scan.states}
         soon = now + ctx.config.service.escalation_interval
         due = {row.crm_id for row in rows if row.status in OPEN and row.sla_due is not None
                and row.sla_due <= soon and row.crm_id not in states}
         states.update(_read_states(ctx, [q for q in queries if q.crm_id in due]))
-        _observe_all(ctx, [row for row in rows if row.crm_id in states], states, result)
+        _observe_all(ctx, [row.crm_id for row in rows if row.crm_id in states], states,
+                     result)
     if scan is not None and scan.watermark != watermark:
         with ctx.store.unit_of_work() as uow:  # after the observations: a failed scan repeats
             uow.cursors.set(activity_cursor(ctx), scan.watermark, now=ctx.clock())
@@ -93,7 +94,7 @@ def check_leads(ctx: Context, crm_ids: Sequence[str]) -> SlaResult:
                 if row.status in WATCHED and row.contacted_at is None]
     queries = _queries(ctx, rows)
     if queries:
-        _observe_all(ctx, rows, _read_states(ctx, queries), result)
+        _observe_all(ctx, [row.crm_id for row in rows], _read_states(ctx, queries), result)
     return result
 
 
@@ -107,25 +108,27 @@ def _read_states(ctx: Context, queries: list[AttemptQuery]) -> dict[str, Attempt
     return states
 
 
-def _observe_all(ctx: Context, rows: list[LeadRecord], states: Mapping[str, AttemptState],
+def _observe_all(ctx: Context, crm_ids: list[str], states: Mapping[str, AttemptState],
                  result: SlaResult) -> None:
-    """Record what the CRM shows, a transaction per batch; one lead's failure never drops
-    the others."""
-    for start in range(0, len(rows), BATCH):
-        chunk = rows[start:start + BATCH]
+    """Record what the CRM shows, a transaction per batch (its leads read there: one that
+    moved on since the scan began, contacted meanwhile say, is left alone); one lead's
+    failure never drops the others."""
+    for start in range(0, len(crm_ids), BATCH):
+        chunk = [crm_id for crm_id in crm_ids[start:start + BATCH] if crm_id in states]
         now = ctx.clock()
         with ctx.store.unit_of_work() as uow:
-            for row in chunk:
-                state = states.get(row.crm_id)
-                if state is None:
+            leads = uow.leads.get_many(ctx.crm, chunk)
+            for crm_id in chunk:
+                row = leads.get(crm_id)
+                if row is None or row.status not in WATCHED or row.contacted_at is not None:
                     continue
                 try:
                     with uow.savepoint():
-                        _observe(ctx, uow, row, state, now, result)
+                        _observe(ctx, uow, row, states[crm_id], now, result)
                 except StoreUnavailable:
                     raise
                 except Exception as exc:
-                    log.error("lead.attempt_check_failed", crm=ctx.crm, lead=row.crm_id,
+                    log.error("lead.attempt_check_failed", crm=ctx.crm, lead=crm_id,
                               error_type=type(exc).__name__)
             uow.commit()
 

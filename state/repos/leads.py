@@ -12,11 +12,12 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_attribute
 from sqlmodel import Session, col, select
 
 from state.crm_kinds import checked_crm
-from state.records import LeadRecord
+from state.records import LeadRecord, WatchedLead
 from state.repos._sql import insert_ignore_many
 from state.tables import (
     DEFAULT_PORTAL,
@@ -360,6 +361,16 @@ class LeadRepo:
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
         return [self._record_of(self._keep(row, lock)) for row in self.session.exec(stmt)]
+
+    def watched(self, *statuses: LeadStatus | str) -> list[WatchedLead]:
+        """`by_status` of the columns the SLA scan reads, oldest first: a few values per lead
+        rather than whole rows, as a scan reads every open lead."""
+        c = LeadRow.__table__.c  # type: ignore[attr-defined]
+        stmt = (sa_select(c.crm_id, c.status, c.assignment, c.crm_owner_id, c.assigned_at,
+                          c.sla_due, c.contacted_at)
+                .where(c.portal == self.portal, c.status.in_(_values(statuses)))
+                .order_by(c.created_at, c.id))
+        return [WatchedLead(*row) for row in self.session.execute(stmt)]
 
     def _keep(self, row: LeadRow, locked: bool) -> LeadRow:
         """A row a query read, kept for this transaction (the session's own object: the

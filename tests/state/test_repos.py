@@ -130,6 +130,25 @@ def test_assign_breach_and_reassign(store: Store) -> None:
         assert lead.excluded == ["maria"]
 
 
+def test_the_scans_watch_list_holds_the_leads_values_in_creation_order(store: Store) -> None:
+    _seed(store, "1", "2", "3")
+    with store.unit_of_work() as uow:
+        uow.leads.assign(HS, "2", owner="maria", crm_owner_id="1001", rule="commercial",
+                         sla_due=T0 + timedelta(minutes=5), now=T0)
+        uow.leads.assign(HS, "1", owner="li", crm_owner_id="1002", rule=None, sla_due=None,
+                         now=T0)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        watched = uow.leads.watched(LeadStatus.ROUTED)
+        assert [w.crm_id for w in watched] == ["1", "2"]  # "3" is only seen
+        for w in watched:
+            lead = uow.leads.get(HS, w.crm_id)
+            assert lead is not None
+            assert (w.status, w.assignment, w.crm_owner_id, w.assigned_at, w.sla_due,
+                    w.contacted_at) == (lead.status, lead.assignment, lead.crm_owner_id,
+                                        lead.assigned_at, lead.sla_due, lead.contacted_at)
+
+
 def test_update_validates_fields_and_status(store: Store) -> None:
     _seed(store, "1")
     with store.unit_of_work() as uow:

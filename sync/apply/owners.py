@@ -4,6 +4,9 @@ batch recorded together (or one by one when that fails)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
+from contextvars import copy_context
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,21 +25,59 @@ from sync.context import Context
 from sync.lifecycle import Change, LeadEvent, transition, transition_many
 
 
+@dataclass(frozen=True)
+class OwnerFlight:
+    """A claimed batch of owner writes and its CRM call, under way (`send_owners`)."""
+
+    rows: list[OutboxItem]
+    outcomes: Future[dict[str, OwnerWriteResult]]
+
+
 def apply_owners(ctx: Context, result: ApplyResult) -> bool:
+    """Claim a batch of owner writes, make the call and record the outcomes; False when
+    none was due."""
+    flight = send_owners(ctx)
+    if flight is None:
+        return False
+    land_owners(ctx, flight, result)
+    return True
+
+
+def send_owners(ctx: Context, pool: Executor | None = None) -> OwnerFlight | None:
+    """Claim a batch of owner writes and make its call: in `pool` (it runs while this
+    thread does other work; `land_owners` waits for it), or here and now."""
     rows = claim_batch(ctx, OutboxKind.OWNER)
     if not rows:
-        return False
+        return None
+    if pool is not None:
+        # in this thread's log context (its portal, its step), like a call made here
+        return OwnerFlight(rows, pool.submit(copy_context().run, _write, ctx, rows))
+    done: Future[dict[str, OwnerWriteResult]] = Future()
+    try:
+        done.set_result(_write(ctx, rows))
+    except CrmError as exc:
+        done.set_exception(exc)
+    return OwnerFlight(rows, done)
+
+
+def _write(ctx: Context, rows: Sequence[OutboxItem]) -> dict[str, OwnerWriteResult]:
     payloads = {row.id: row.owner_write() for row in rows}
     writes = [OwnerWrite(row.crm_id, payloads[row.id].owner_id,
                          frozenset(payloads[row.id].replaceable),
                          dict(payloads[row.id].properties)) for row in rows]
+    return {r.crm_id: r for r in split_on_refusal(
+        ctx.connector.write_owners, writes,
+        lambda w, exc: OwnerWriteResult(w.crm_id, WriteOutcome.REJECTED, error=str(exc)))}
+
+
+def land_owners(ctx: Context, flight: OwnerFlight, result: ApplyResult) -> None:
+    """Wait for a batch's call and record its outcomes (a CRM error: on its rows)."""
+    rows = flight.rows
     try:
-        outcomes = {r.crm_id: r for r in split_on_refusal(
-            ctx.connector.write_owners, writes,
-            lambda w, exc: OwnerWriteResult(w.crm_id, WriteOutcome.REJECTED, error=str(exc)))}
+        outcomes = flight.outcomes.result()
     except CrmError as exc:
         record_failure(ctx, rows, exc)
-        return True
+        return
     now = ctx.clock()
     written = [(row, outcomes[row.crm_id]) for row in rows if row.crm_id in outcomes
                and outcomes[row.crm_id].outcome in (WriteOutcome.WRITTEN, WriteOutcome.ALREADY)]
@@ -56,7 +97,6 @@ def apply_owners(ctx: Context, result: ApplyResult) -> bool:
             in_savepoint(uow, ctx, row, now, lambda row=row, outcome=outcome:  # type: ignore[misc]
                          _owner_outcome(uow, ctx, row, outcome, now, result))
         uow.commit()
-    return True
 
 
 def _owners_written(uow: UnitOfWork, ctx: Context,

@@ -3,17 +3,24 @@ while the next pages are fetched, owners compared with what the poll just read."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import pytest
+
+from connectors.base import AuthError
 from sandbox.hubspot import HubSpotSandbox
+from sandbox.hubspot.app import RouteFault
 from state import LeadStatus
 from sync.context import Context
+from sync.cycle import run_cycle
 from sync.pipeline import STEPS, Run, run_steps
 from tests.pipeline.conftest import lead_rows, seed
 
 SEARCH = "/crm/v3/objects/contacts/search"
 
 UPDATE = "/crm/v3/objects/contacts/batch/update"
+UPDATE_LINE = f"POST {UPDATE}"
 
 
 def test_one_sync_routes_a_multi_page_backlog_writing_while_it_polls(
@@ -48,3 +55,34 @@ def test_one_sync_routes_a_multi_page_backlog_writing_while_it_polls(
     # the owners the poll had just read were the compare: no contact read before a write
     assert not [r for r in log if r.path == "/crm/v3/objects/contacts/batch/read"]
     assert len(updates) <= 6  # at most two batches of 100 a page
+
+
+def test_owner_writes_refused_while_the_next_batch_is_in_flight_lose_nothing_and_double_nothing(
+        box: HubSpotSandbox, make_context: Callable[..., Context]) -> None:
+    """The next owner batch's call is in flight while the last one is recorded: when the CRM
+    refuses the token mid-backlog, the step ends with the auth error once the call in
+    flight is back, its rows come due again after their lease, and the next run writes
+    every owner once and creates one task per lead."""
+    ids = seed(box, 480, owned=30, seed_value=83)  # three search pages
+    unowned = {cid for cid in ids if not box.contact(cid)["properties"].get("hubspot_owner_id")}
+    ctx = make_context(extra_service='claim_lease = "1s"')
+    box.route_faults[UPDATE_LINE] = RouteFault(status=401)  # a person must fix the token
+    with pytest.raises(AuthError):
+        run_cycle(ctx)
+    refused = [r for r in box.request_log if r.path == UPDATE]
+    assert len(refused) >= 2  # the refused batch, and the next one already sent
+    assert all(r.status == 401 for r in refused)
+    assert not box.all_tasks()
+
+    del box.route_faults[UPDATE_LINE]
+    time.sleep(2.5)  # the unrecorded batch's claim lapses; the refused ones' retry is due
+    for _ in range(3):  # the rows refused once wait out their backoff (2 s)
+        run_cycle(ctx)
+        if len(box.all_tasks()) == len(unowned):
+            break
+        time.sleep(2.5)
+    rows = lead_rows(ctx)
+    assert {cid for cid, row in rows.items() if row.status == LeadStatus.TASK_CREATED} == unowned
+    assert sorted(len(box.tasks_for(cid)) for cid in unowned) == [1] * len(unowned)
+    for cid in unowned:
+        assert box.contact(cid)["properties"]["hubspot_owner_id"] == rows[cid].crm_owner_id

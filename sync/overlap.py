@@ -12,12 +12,14 @@ nothing: the pipeline's own route and apply steps follow as before.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from typing import Any
 
-from sync.apply import ApplyResult, apply_tasks
-from sync.apply.owners import land_owners, send_owners
+from sync.apply import ApplyResult
+from sync.apply.owners import OwnerFlight, land_owners, send_owners
+from sync.apply.tasks import TaskFlight, land_tasks, send_tasks
 from sync.context import Context
 from sync.route import route_waiting
 
@@ -42,19 +44,45 @@ class Overlap:
         if self._pages == 1 and not more:
             return  # one page: the pipeline's own steps route and write it
         self._report("route", route_waiting(self.ctx))
-        # apply's rounds, with the next owner batch's call in flight while this thread
-        # records the one before and makes the tasks' calls (owner writes are idempotent;
-        # task creates, which are not, stay on this thread)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="owner-writes") as pool:
-            flight = send_owners(self.ctx, pool)
-            while True:
-                figures = ApplyResult()
-                if flight is not None:
-                    following = None if self._stopping() else send_owners(self.ctx, pool)
-                    land_owners(self.ctx, flight, figures)
-                    flight = following
-                apply_tasks(self.ctx, figures)
-                if figures.progressed or figures.deferred:
-                    self._report("apply", figures)
-                if flight is None and (not figures.progressed or self._stopping()):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-writes") as pool:
+            flights: deque[OwnerFlight | TaskFlight] = deque()
+            try:
+                self._write(pool, flights)
+            finally:  # an error: the calls still in flight end, then their claims
+                for flight in flights:
+                    if isinstance(flight, TaskFlight):
+                        wait([flight.outcome])
+                        flight.claim.__exit__(None, None, None)
+
+    def _write(self, pool: Executor, flights: deque[OwnerFlight | TaskFlight]) -> None:
+        """Apply's work with one call always ahead: while this thread records a batch's
+        outcome, the pool makes the next call. Owner batches are sent first; each landed
+        owner batch sends the tasks it made ready."""
+        ctx = self.ctx
+        while True:
+            figures = ApplyResult()
+            going = not self._stopping()
+            while going and len(flights) < 2:  # the next call goes out before one lands
+                owners = send_owners(ctx, pool)
+                if owners is None:
+                    break
+                flights.append(owners)
+            if not flights:  # nothing in flight: tasks whose owners were written before
+                tasks = send_tasks(ctx, figures, pool) if going else None
+                if tasks is None:
+                    self._figures(figures)
                     return
+                flights.append(tasks)
+            flight = flights.popleft()
+            if isinstance(flight, OwnerFlight):
+                land_owners(ctx, flight, figures)
+                tasks = send_tasks(ctx, figures, pool) if going else None
+                if tasks is not None:
+                    flights.append(tasks)
+            else:
+                land_tasks(ctx, flight, figures)
+            self._figures(figures)
+
+    def _figures(self, figures: ApplyResult) -> None:
+        if figures.progressed or figures.deferred:
+            self._report("apply", figures)

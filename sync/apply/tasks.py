@@ -9,7 +9,9 @@ may still be applied."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from concurrent.futures import Executor, Future
+from contextvars import copy_context
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from connectors.base import AuthError, CrmError, TaskRequest, TaskResult
@@ -71,21 +73,47 @@ def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem]
     return [replace(row, attempts=attempts[row.id]) for row in ready], deferred
 
 
+@dataclass
+class TaskFlight:
+    """A claimed batch of tasks whose create call is under way (`send_tasks`): the claim is
+    kept until `land_tasks` has the answer."""
+
+    claim: KeptClaim
+    tried: list[OutboxItem]
+    found: Mapping[str, str]
+    look_error: CrmError | None
+    sent: list[OutboxItem]
+    outcome: Future[Sequence[TaskResult]]
+
+
 def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
+    """Claim a batch of tasks, create them and record the outcomes; False when none was
+    ready."""
+    flight = send_tasks(ctx, result)
+    if flight is None:
+        return False
+    land_tasks(ctx, flight, result)
+    return True
+
+
+def send_tasks(ctx: Context, result: ApplyResult,
+               pool: Executor | None = None) -> TaskFlight | None:
+    """Claim a batch of tasks whose owner is written, keep the claim, look for those tried
+    before, and make the create call: in `pool` (it runs while this thread does other
+    work; `land_tasks` waits for it), or here and now."""
     rows = claim_batch(ctx, OutboxKind.TASK)
     if not rows:
-        return False
+        return None
     ready, deferred = _ready_tasks(ctx, rows)
     result.deferred += deferred
     if not ready:
-        return False
-    # tried before (a crash, an uncertain answer): the CRM may have the task already
-    tried = [row for row in ready if row.attempts > 1]
-    found: Mapping[str, str] = {}
-    look_error: CrmError | None = None
-    sent: list[OutboxItem] = []
-    outcome: Sequence[TaskResult] | CrmError = []
-    with KeptClaim(ctx, ready) as claim:  # no one takes these rows while we are slow
+        return None
+    claim = KeptClaim(ctx, ready).__enter__()  # no one takes these rows while we are slow
+    try:
+        # tried before (a crash, an uncertain answer): the CRM may have the task already
+        tried = [row for row in ready if row.attempts > 1]
+        found: Mapping[str, str] = {}
+        look_error: CrmError | None = None
         if tried:
             try:
                 found = ctx.connector.find_tasks([_request(row) for row in tried])
@@ -93,18 +121,43 @@ def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
                 look_error = exc
         unsure = {row.key for row in tried} if look_error else set()
         to_create = [row for row in ready if row.key not in found and row.key not in unsure]
+        sent: list[OutboxItem] = []
         if to_create:
             held = claim.renew()  # right before sending; rows taken meanwhile are not ours
             sent = [row for row in to_create if row.id in held]
-        if sent:
+        outcome: Future[Sequence[TaskResult]] = Future()
+        if not sent:
+            outcome.set_result([])
+        elif pool is not None:
+            outcome = pool.submit(copy_context().run, _create, ctx, sent)
+        else:
             try:
-                outcome = split_on_refusal(
-                    lambda requests: ctx.connector.create_tasks(requests,
-                                                                check_existing=False),
-                    [_request(row) for row in sent],
-                    lambda request, exc: TaskResult(request.key, None, False, str(exc)))
+                outcome.set_result(_create(ctx, sent))
             except CrmError as exc:
-                outcome = exc
+                outcome.set_exception(exc)
+    except BaseException:
+        claim.__exit__(None, None, None)
+        raise
+    return TaskFlight(claim, tried, found, look_error, sent, outcome)
+
+
+def _create(ctx: Context, sent: Sequence[OutboxItem]) -> Sequence[TaskResult]:
+    return split_on_refusal(
+        lambda requests: ctx.connector.create_tasks(requests, check_existing=False),
+        [_request(row) for row in sent],
+        lambda request, exc: TaskResult(request.key, None, False, str(exc)))
+
+
+def land_tasks(ctx: Context, flight: TaskFlight, result: ApplyResult) -> None:
+    """Wait for a batch's create call, let go of the claim, and record the outcomes (a CRM
+    error: on its rows; an auth error raised after both failures are recorded)."""
+    try:
+        outcome: Sequence[TaskResult] | CrmError = flight.outcome.result()
+    except CrmError as exc:
+        outcome = exc
+    finally:
+        flight.claim.__exit__(None, None, None)
+    tried, found, sent = flight.tried, flight.found, flight.sent
     if found:
         _record(ctx, [row for row in tried if row.key in found], found, result,
                 created=False)
@@ -112,7 +165,7 @@ def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
         created = {r.key: r.task_id for r in outcome if r.task_id is not None}
         _record(ctx, sent, created, result, created=True)
     auth: AuthError | None = None
-    for rows_failed, error in ((tried, look_error), (sent, outcome)):
+    for rows_failed, error in ((tried, flight.look_error), (sent, outcome)):
         if isinstance(error, CrmError):
             try:
                 record_failure(ctx, rows_failed, error)
@@ -120,7 +173,6 @@ def apply_tasks(ctx: Context, result: ApplyResult) -> bool:
                 auth = exc
     if auth is not None:
         raise auth
-    return True
 
 
 def _request(row: OutboxItem) -> TaskRequest:

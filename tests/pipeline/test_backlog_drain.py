@@ -20,7 +20,7 @@ from tests.pipeline.conftest import lead_rows, seed
 SEARCH = "/crm/v3/objects/contacts/search"
 
 UPDATE = "/crm/v3/objects/contacts/batch/update"
-UPDATE_LINE = f"POST {UPDATE}"
+CREATE = "/crm/v3/objects/tasks/batch/create"
 
 
 def test_one_sync_routes_a_multi_page_backlog_writing_while_it_polls(
@@ -57,24 +57,26 @@ def test_one_sync_routes_a_multi_page_backlog_writing_while_it_polls(
     assert len(updates) <= 6  # at most two batches of 100 a page
 
 
-def test_owner_writes_refused_while_the_next_batch_is_in_flight_lose_nothing_and_double_nothing(
-        box: HubSpotSandbox, make_context: Callable[..., Context]) -> None:
-    """The next owner batch's call is in flight while the last one is recorded: when the CRM
-    refuses the token mid-backlog, the step ends with the auth error once the call in
-    flight is back, its rows come due again after their lease, and the next run writes
-    every owner once and creates one task per lead."""
+@pytest.mark.parametrize("refused_path", [UPDATE, CREATE], ids=["owner-writes", "task-creates"])
+def test_writes_refused_while_the_next_call_is_in_flight_lose_nothing_and_double_nothing(
+        box: HubSpotSandbox, make_context: Callable[..., Context], refused_path: str) -> None:
+    """A call is always in flight while the last batch is recorded: when the CRM refuses
+    the token mid-backlog, the step ends with the auth error once the call in flight is
+    back (a task batch's claim let go), its rows come due again after their lease, and the
+    next runs write every owner once and create one task per lead."""
     ids = seed(box, 480, owned=30, seed_value=83)  # three search pages
     unowned = {cid for cid in ids if not box.contact(cid)["properties"].get("hubspot_owner_id")}
     ctx = make_context(extra_service='claim_lease = "1s"')
-    box.route_faults[UPDATE_LINE] = RouteFault(status=401)  # a person must fix the token
+    route = f"POST {refused_path}"
+    box.route_faults[route] = RouteFault(status=401)  # a person must fix the token
     with pytest.raises(AuthError):
         run_cycle(ctx)
-    refused = [r for r in box.request_log if r.path == UPDATE]
+    refused = [r for r in box.request_log if r.path == refused_path]
     assert len(refused) >= 2  # the refused batch, and the next one already sent
     assert all(r.status == 401 for r in refused)
     assert not box.all_tasks()
 
-    del box.route_faults[UPDATE_LINE]
+    del box.route_faults[route]
     time.sleep(2.5)  # the unrecorded batch's claim lapses; the refused ones' retry is due
     for _ in range(3):  # the rows refused once wait out their backoff (2 s)
         run_cycle(ctx)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from sync.commands import EXIT_OK, EXIT_USAGE, portal_config
 from sync.config import Config
+
+if TYPE_CHECKING:
+    from state import UnitOfWork
+
+T = TypeVar("T")
 
 
 def _coordinator(config: Config, command: str, ident: str) -> str | None:
@@ -19,10 +26,24 @@ def _coordinator(config: Config, command: str, ident: str) -> str | None:
     return None
 
 
+def _marked(config: Config, mark: Callable[[UnitOfWork], T]) -> T:
+    """`mark` in one short write transaction: fine beside a running service (SQLite WAL,
+    PostgreSQL); routing reads the marks at every decision."""
+    from state import open_store
+
+    store = open_store(config.service.state_url, portal=config.portal)
+    try:
+        with store.unit_of_work() as uow:
+            out = mark(uow)
+            uow.commit()
+        return out
+    finally:
+        store.close()
+
+
 def cmd_away(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from state import open_store
     from state.repos.availability import CLI
     from sync.when import parse_until
 
@@ -41,15 +62,7 @@ def cmd_away(args: argparse.Namespace) -> int:
         if until <= now:
             print("leadrouter away: --until is in the past", file=sys.stderr)
             return EXIT_USAGE
-    # a short write transaction: fine beside a running service (SQLite WAL, PostgreSQL);
-    # routing reads the marks at every decision
-    store = open_store(config.service.state_url, portal=config.portal)
-    try:
-        with store.unit_of_work() as uow:
-            uow.availability.mark_away(coordinator, CLI, now, until)
-            uow.commit()
-    finally:
-        store.close()
+    _marked(config, lambda uow: uow.availability.mark_away(coordinator, CLI, now, until))
     end = until.isoformat(timespec="minutes") if until else f"`leadrouter back {coordinator}`"
     print(f"{coordinator} is away until {end}: no new leads")
     return EXIT_OK
@@ -58,7 +71,6 @@ def cmd_away(args: argparse.Namespace) -> int:
 def cmd_back(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from state import open_store
     from state.repos.availability import CLI, CRM
 
     config = portal_config(args)
@@ -66,14 +78,9 @@ def cmd_back(args: argparse.Namespace) -> int:
     if coordinator is None:
         return EXIT_USAGE
     now = datetime.now(UTC)
-    store = open_store(config.service.state_url, portal=config.portal)
-    try:
-        with store.unit_of_work() as uow:
-            was_away = uow.availability.mark_back(coordinator, CLI, now)
-            still = CRM in uow.availability.away(now).get(coordinator, set())
-            uow.commit()
-    finally:
-        store.close()
+    was_away, still = _marked(config, lambda uow: (
+        uow.availability.mark_back(coordinator, CLI, now),
+        CRM in uow.availability.away(now).get(coordinator, set())))
     if not was_away:
         print(f"{coordinator} was not marked away (leadrouter away)")
     else:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func
@@ -19,6 +18,7 @@ from sqlmodel import Session, col, select
 from state.crm_kinds import checked_crm
 from state.records import LeadRecord, WatchedLead
 from state.repos._sql import insert_ignore_many
+from state.repos.lead_values import clean_attributes, new_record, record_of, source_of
 from state.tables import (
     DEFAULT_PORTAL,
     OPEN_STATUSES,
@@ -28,75 +28,11 @@ from state.tables import (
 )
 from state.types import as_utc, utcnow
 
-MAX_ATTRIBUTE_LENGTH = 128
-# Defence in depth: attribute names that are personal data, not routing inputs.
-_PHI_ATTRIBUTE_NAMES = frozenset(
-    {
-        "name", "firstname", "lastname", "fullname", "email", "emailaddress", "phone",
-        "phonenumber", "mobilephone", "mobile", "address", "streetaddress", "street", "dob",
-        "dateofbirth", "birthdate", "ssn", "notes", "note", "message", "comments",
-        "description", "diagnosis",
-    }
-)  # fmt: skip
 _UPDATABLE = frozenset(LeadRow.model_fields) - {"id", "portal", "crm", "crm_id", "first_seen_at"}
 _DATETIME_FIELDS = frozenset(
     {"created_at", "assigned_at", "owner_written_at", "sla_due", "held_until", "contacted_at",
      "first_owner_at"}
 )
-SOURCE_ATTRIBUTE = "source"  # the attribute the report groups leads by (CONTRACTS Part 2)
-
-
-def _source(attributes: Mapping[str, str]) -> str | None:
-    value = attributes.get(SOURCE_ATTRIBUTE)
-    return value[:64] if value else None
-
-
-def clean_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
-    """Routing attributes as short strings; refuse names that are PHI and long free text.
-
-    Error messages name the attribute, never its value.
-    """
-    out: dict[str, str] = {}
-    for key, value in attributes.items():
-        name = str(key)
-        if name.lower().replace("_", "").replace("-", "") in _PHI_ATTRIBUTE_NAMES:
-            raise ValueError(
-                f"attribute {name!r} is personal data; the store keeps routing attributes only"
-            )
-        if value is None:
-            continue
-        text = str(value)
-        if len(text) > MAX_ATTRIBUTE_LENGTH:
-            raise ValueError(f"attribute {name!r} is too long for a routing attribute")
-        out[name] = text
-    return out
-
-
-_RECORD_FIELDS = tuple(LeadRecord.__dataclass_fields__)  # the record's fields, row columns all
-_ROW_VALUES = itemgetter(*_RECORD_FIELDS)
-_ATTRIBUTES = _RECORD_FIELDS.index("attributes")
-_EXCLUDED = _RECORD_FIELDS.index("excluded")
-
-
-def record_of(row: LeadRow) -> LeadRecord:
-    # a loaded row keeps its values in its __dict__: read them there in one C call, not
-    # through the ORM's descriptors (this runs for every lead of every change); a row with
-    # an expired or unloaded column reads through the descriptors, which reload it
-    try:
-        values = list(_ROW_VALUES(row.__dict__))
-    except KeyError:
-        values = [getattr(row, name) for name in _RECORD_FIELDS]
-    # copies: changing a record's attributes or exclusions changes nothing stored (the
-    # store writes both only through `clean_attributes` and `update`: strings already)
-    values[_ATTRIBUTES] = dict(values[_ATTRIBUTES] or {})
-    values[_EXCLUDED] = list(values[_EXCLUDED] or ())
-    return LeadRecord(*values)
-
-
-# what a new lead's record holds beside the values inserted (the columns' defaults)
-_NEW_LEAD: dict[str, Any] = {name: None for name in _RECORD_FIELDS}
-
-
 class LeadRepo:
     def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
@@ -201,16 +137,14 @@ class LeadRepo:
             values[crm_id] = {
                 "portal": self.portal, "crm": checked_crm(crm), "crm_id": crm_id,
                 "created_at": as_utc(created_at), "first_seen_at": at, "attributes": cleaned,
-                "source": _source(cleaned), "status": LeadStatus.SEEN.value, "assignment": 0,
+                "source": source_of(cleaned), "status": LeadStatus.SEEN.value, "assignment": 0,
                 "reassignments": 0, "excluded": [], "updated_at": at}
         inserted = insert_ignore_many(self.session, LeadRow, list(values.values()),
                                       ["portal", "crm", "crm_id"], returning=("id", "crm_id"))
         out: dict[str, LeadRecord] = {}
         for row_id, crm_id in inserted:
-            fields = {**_NEW_LEAD, **values[crm_id], "id": int(row_id)}
-            fields["attributes"] = dict(fields["attributes"])
-            record = out[crm_id] = LeadRecord(**fields)
-            self._records[(fields["crm"], crm_id)] = record
+            record = out[crm_id] = new_record(values[crm_id], int(row_id))
+            self._records[(record.crm, crm_id)] = record
         return out
 
     def update(
@@ -228,7 +162,7 @@ class LeadRepo:
                 value = LeadStatus(value).value
             elif field == "attributes":
                 value = clean_attributes(value)
-                _set(row, "source", _source(value))
+                _set(row, "source", source_of(value))
             elif field == "excluded":
                 value = sorted({str(v) for v in value})
             elif field in _DATETIME_FIELDS and value is not None:

@@ -16,7 +16,7 @@ City is not in the list: on its own it identifies nobody (like state and ZIP, wh
 needs); the list holds clear identifiers only.
 
 This module imports nothing of the project, so the store's own last-line check
-(`state/repos/leads.py`, `_PHI_ATTRIBUTE_NAMES`) can use the same list once it moves to a
+(`state/repos/lead_values.py`, `_PHI_ATTRIBUTE_NAMES`) can use the same list once it moves to a
 layer the store may import (`routing/`; `state` must not import `sync`).
 """
 

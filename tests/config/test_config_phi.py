@@ -112,9 +112,9 @@ def test_identity_names_are_compared_normalised(name: str, identity: bool) -> No
 def test_check_refuses_every_attribute_name_the_store_refuses() -> None:
     """The crash this prevents: a name `check` let through and the store then refused for
     every lead. The store's own list (defence in depth) must stay within this one."""
-    from state.repos import leads
+    from state.repos import lead_values
 
-    store_names = getattr(leads, "_PHI_ATTRIBUTE_NAMES", None)
+    store_names = getattr(lead_values, "_PHI_ATTRIBUTE_NAMES", None)
     if store_names is None:
         pytest.skip("the store no longer keeps its own list (it shares sync/config/phi's)")
     assert {name for name in store_names if not is_identity_field(name)} == set()

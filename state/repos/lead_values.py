@@ -1,0 +1,81 @@
+"""What a lead row holds as values: routing attributes as the store accepts them, and the
+`LeadRecord`s handed out for rows (read, or just inserted)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from operator import itemgetter
+from typing import Any
+
+from state.records import LeadRecord
+from state.tables import LeadRow
+
+MAX_ATTRIBUTE_LENGTH = 128
+# Defence in depth: attribute names that are personal data, not routing inputs.
+_PHI_ATTRIBUTE_NAMES = frozenset(
+    {
+        "name", "firstname", "lastname", "fullname", "email", "emailaddress", "phone",
+        "phonenumber", "mobilephone", "mobile", "address", "streetaddress", "street", "dob",
+        "dateofbirth", "birthdate", "ssn", "notes", "note", "message", "comments",
+        "description", "diagnosis",
+    }
+)  # fmt: skip
+SOURCE_ATTRIBUTE = "source"  # the attribute the report groups leads by (CONTRACTS Part 2)
+
+
+def source_of(attributes: Mapping[str, str]) -> str | None:
+    value = attributes.get(SOURCE_ATTRIBUTE)
+    return value[:64] if value else None
+
+
+def clean_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
+    """Routing attributes as short strings; refuse names that are PHI and long free text.
+
+    Error messages name the attribute, never its value.
+    """
+    out: dict[str, str] = {}
+    for key, value in attributes.items():
+        name = str(key)
+        if name.lower().replace("_", "").replace("-", "") in _PHI_ATTRIBUTE_NAMES:
+            raise ValueError(
+                f"attribute {name!r} is personal data; the store keeps routing attributes only"
+            )
+        if value is None:
+            continue
+        text = str(value)
+        if len(text) > MAX_ATTRIBUTE_LENGTH:
+            raise ValueError(f"attribute {name!r} is too long for a routing attribute")
+        out[name] = text
+    return out
+
+
+_RECORD_FIELDS = tuple(LeadRecord.__dataclass_fields__)  # the record's fields, row columns all
+_ROW_VALUES = itemgetter(*_RECORD_FIELDS)
+_ATTRIBUTES = _RECORD_FIELDS.index("attributes")
+_EXCLUDED = _RECORD_FIELDS.index("excluded")
+
+
+def record_of(row: LeadRow) -> LeadRecord:
+    # a loaded row keeps its values in its __dict__: read them there in one C call, not
+    # through the ORM's descriptors (this runs for every lead of every change); a row with
+    # an expired or unloaded column reads through the descriptors, which reload it
+    try:
+        values = list(_ROW_VALUES(row.__dict__))
+    except KeyError:
+        values = [getattr(row, name) for name in _RECORD_FIELDS]
+    # copies: changing a record's attributes or exclusions changes nothing stored (the
+    # store writes both only through `clean_attributes` and `update`: strings already)
+    values[_ATTRIBUTES] = dict(values[_ATTRIBUTES] or {})
+    values[_EXCLUDED] = list(values[_EXCLUDED] or ())
+    return LeadRecord(*values)
+
+
+# what a new lead's record holds beside the values inserted (the columns' defaults)
+_NEW_LEAD: dict[str, Any] = {name: None for name in _RECORD_FIELDS}
+
+
+def new_record(inserted: Mapping[str, Any], row_id: int) -> LeadRecord:
+    """The record of a row just inserted with `inserted` (the columns it set), not read back."""
+    fields = {**_NEW_LEAD, **inserted, "id": row_id}
+    fields["attributes"] = dict(fields["attributes"])
+    return LeadRecord(**fields)

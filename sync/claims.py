@@ -26,7 +26,8 @@ IN_FLIGHT = timedelta(seconds=15)
 
 
 class KeptClaim:
-    """`with KeptClaim(ctx, rows) as claim:` keeps the rows claimed until the block ends."""
+    """`with KeptClaim(ctx, rows) as claim:` keeps the rows claimed until the block ends
+    (`start()` and `stop()` where the claim outlives one block)."""
 
     def __init__(self, ctx: Context, rows: Sequence[OutboxItem]) -> None:
         self._ctx = ctx
@@ -72,13 +73,21 @@ class KeptClaim:
                 log.warning("outbox.renew_failed", crm=self._ctx.crm,
                             error_type=type(exc).__name__)
 
-    def __enter__(self) -> KeptClaim:
+    def start(self) -> KeptClaim:
+        """Keep the rows claimed from now until `stop()` (a claim that outlives the block
+        that made it: a call sent now, answered later)."""
         self._thread = threading.Thread(target=self._beat, name="claim-renewal", daemon=True)
         self._thread.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+
+    def __enter__(self) -> KeptClaim:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()

@@ -52,7 +52,7 @@ class Overlap:
                 for flight in flights:
                     if isinstance(flight, TaskFlight):
                         wait([flight.outcome])
-                        flight.claim.__exit__(None, None, None)
+                        flight.claim.stop()
 
     def _write(self, pool: Executor, flights: deque[OwnerFlight | TaskFlight]) -> None:
         """Apply's work with one call always ahead: while this thread records a batch's

@@ -108,7 +108,7 @@ def send_tasks(ctx: Context, result: ApplyResult,
     result.deferred += deferred
     if not ready:
         return None
-    claim = KeptClaim(ctx, ready).__enter__()  # no one takes these rows while we are slow
+    claim = KeptClaim(ctx, ready).start()  # no one takes these rows while we are slow
     try:
         # tried before (a crash, an uncertain answer): the CRM may have the task already
         tried = [row for row in ready if row.attempts > 1]
@@ -136,7 +136,7 @@ def send_tasks(ctx: Context, result: ApplyResult,
             except CrmError as exc:
                 outcome.set_exception(exc)
     except BaseException:
-        claim.__exit__(None, None, None)
+        claim.stop()
         raise
     return TaskFlight(claim, tried, found, look_error, sent, outcome)
 
@@ -156,7 +156,7 @@ def land_tasks(ctx: Context, flight: TaskFlight, result: ApplyResult) -> None:
     except CrmError as exc:
         outcome = exc
     finally:
-        flight.claim.__exit__(None, None, None)
+        flight.claim.stop()
     tried, found, sent = flight.tried, flight.found, flight.sent
     if found:
         _record(ctx, [row for row in tried if row.key in found], found, result,

@@ -69,6 +69,7 @@ class UnitOfWork:
             raise RuntimeError("unit of work already entered")
         self.session = Session(self._engine, expire_on_commit=False, autoflush=True)
         self.leads = LeadRepo(self.session, self.portal)
+        self.leads.hook()  # lead changes are sent before any other statement of this unit
         self.pointers = PointerRepo(self.session, self.portal)
         self.cursors = CursorRepo(self.session, self.portal)
         self.outbox = OutboxRepo(self.session, self.portal, claims=self._claims)
@@ -85,8 +86,9 @@ class UnitOfWork:
     def commit(self) -> None:
         if self.read_only:
             raise StoreError("a read-only unit of work cannot commit")
-        self.leads.forget()  # the next transaction reads what other workers committed
         try:
+            self.leads.flush()
+            self.leads.forget()  # the next transaction reads what other workers committed
             self.session.commit()
         except _TRANSIENT as exc:
             raise _unavailable(exc) from None
@@ -101,7 +103,11 @@ class UnitOfWork:
         self.session.rollback()
 
     def flush(self) -> None:
-        self.session.flush()
+        try:
+            self.leads.flush()
+            self.session.flush()
+        except _TRANSIENT as exc:
+            raise _unavailable(exc) from None
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -112,8 +118,10 @@ class UnitOfWork:
         `StoreUnavailable` for the caller to retry the whole unit.
         """
         try:
+            self.leads.flush()  # changes made before belong to the unit, not to the savepoint
             with self.session.begin_nested():
                 yield
+                self.leads.flush()
         except BaseException as exc:
             self.leads.forget()  # rows read or changed inside may be gone or stale
             if isinstance(exc, _TRANSIENT):

@@ -1,6 +1,10 @@
 """Lead rows: idempotent arrival, lifecycle updates, capacity and SLA queries.
 
-Every query is bound to one portal. Reads hand out `LeadRecord` values, never ORM rows.
+Every query is bound to one portal. Reads hand out `LeadRecord` values, never ORM rows:
+the repository works on the table (SQLAlchemy Core), keeps the records it read or changed
+for the transaction, and sends its changes as one UPDATE per set of changed columns at the
+next flush -- before any other statement of the unit (`flush_before` hooks it to the
+session), at `UnitOfWork.flush`, at a savepoint's edges and at commit.
 The status itself is only changed by `sync/lifecycle.py` (a test holds `sync/` to it).
 """
 
@@ -10,15 +14,23 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, event, func
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm.attributes import set_attribute
-from sqlmodel import Session, col, select
+from sqlalchemy import update as sa_update
+from sqlalchemy.orm import ORMExecuteState
+from sqlmodel import Session
 
 from state.crm_kinds import checked_crm
 from state.records import LeadRecord, WatchedLead
 from state.repos._sql import insert_ignore_many
-from state.repos.lead_values import clean_attributes, new_record, record_of, source_of
+from state.repos.lead_values import (
+    RECORD_COLUMNS,
+    clean_attributes,
+    new_record,
+    record_of,
+    source_of,
+    with_changes,
+)
 from state.tables import (
     DEFAULT_PORTAL,
     OPEN_STATUSES,
@@ -28,85 +40,106 @@ from state.tables import (
 )
 from state.types import as_utc, utcnow
 
+_T: Any = LeadRow.__table__  # type: ignore[attr-defined]
+_C: Any = _T.c
 _UPDATABLE = frozenset(LeadRow.model_fields) - {"id", "portal", "crm", "crm_id", "first_seen_at"}
 _DATETIME_FIELDS = frozenset(
     {"created_at", "assigned_at", "owner_written_at", "sla_due", "held_until", "contacted_at",
      "first_owner_at"}
 )
+# one changed lead's columns, by the row id bound as `_id` (a column's own name is reserved
+# for its new value)
+_UPDATE_BY_ID = sa_update(_T).where(_C.id == bindparam("_id"))
+Key = tuple[str, str]  # (crm, crm id)
+
+
 class LeadRepo:
     def __init__(self, session: Session, portal: str = DEFAULT_PORTAL) -> None:
         self.session = session
         self.portal = portal
-        # rows read in this transaction, by (crm, crm_id): a change reads its lead several
-        # times (the transition, its subscribers, the step around it); the session's own
-        # objects stay current with every change made through them. `forget()` at commit,
-        # rollback and an undone savepoint, when they may no longer be.
-        self._rows: dict[tuple[str, str], LeadRow] = {}
-        self._locked: set[tuple[str, str]] = set()
-        # their records, built once per change rather than once per read
-        self._records: dict[tuple[str, str], LeadRecord] = {}
+        # records read or changed in this transaction, by (crm, crm_id): a change reads its
+        # lead several times (the transition, its subscribers, the step around it).
+        # `forget()` at commit, rollback and an undone savepoint, when they may no longer be.
+        self._records: dict[Key, LeadRecord] = {}
+        self._locked: set[Key] = set()
+        # changes not sent yet: row id -> (key, changed columns and their values)
+        self._pending: dict[int, tuple[Key, dict[str, Any]]] = {}
 
     def forget(self) -> None:
-        self._rows.clear()
-        self._locked.clear()
+        """Drop what this transaction read, and changes not sent (an undone unit's)."""
         self._records.clear()
+        self._locked.clear()
+        self._pending.clear()
 
-    def _record_of(self, row: LeadRow) -> LeadRecord:
-        key = (row.crm, row.crm_id)
-        record = self._records.get(key)
-        if record is None:
-            record = self._records[key] = record_of(row)
-        return record
+    def flush(self) -> None:
+        """Send the changes made since the last flush: one UPDATE per run of leads with the
+        same changed columns (a batch of leads changed alike is one executemany)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        # in row id order, as the ORM's flush: two workers changing the same rows lock them
+        # in the same order (PostgreSQL), so neither waits for the other in a cycle
+        runs: list[tuple[frozenset[str], list[dict[str, Any]]]] = []
+        for row_id in sorted(pending):
+            changes = pending[row_id][1]
+            columns = frozenset(changes)
+            if not runs or runs[-1][0] != columns:
+                runs.append((columns, []))
+            runs[-1][1].append({"_id": row_id, **changes})
+        # the session's connection, not `session.execute`: that would call `flush_before`
+        connection = self.session.connection()
+        for _, params in runs:
+            connection.execute(_UPDATE_BY_ID, params)
 
-    def _changed(self, row: LeadRow) -> LeadRecord:
-        """The record of a row just changed (and kept as the one later reads hand out)."""
-        record = self._records[(row.crm, row.crm_id)] = record_of(row)
-        return record
+    def flush_before(self, _state: ORMExecuteState) -> None:
+        """A session hook: changes are sent before any statement of the unit reads."""
+        if self._pending:
+            self.flush()
+
+    def hook(self) -> None:
+        """Flush before every statement this repository's session runs (`flush_before`)."""
+        event.listen(self.session, "do_orm_execute", self.flush_before)
 
     def get(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRecord | None:
         """`lock=True` holds the row (SELECT ... FOR UPDATE on PostgreSQL) until commit."""
-        row = self._row(crm, crm_id, lock=lock)
-        return None if row is None else self._record_of(row)
+        key = (crm, crm_id)
+        known = self._records.get(key)
+        if known is not None and (not lock or key in self._locked):
+            return known
+        stmt = sa_select(*RECORD_COLUMNS).where(_C.portal == self.portal, _C.crm == crm,
+                                                _C.crm_id == crm_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = self.session.execute(stmt).first()
+        if row is None:
+            return None
+        record = self._records[key] = record_of(row)
+        if lock:
+            self._locked.add(key)
+        return record
 
     def get_many(self, crm: str, crm_ids: Iterable[str]) -> dict[str, LeadRecord]:
         """The stored leads among `crm_ids`, by CRM id, read in one query per 500 (and kept
         for this transaction like `get`'s)."""
-        return {crm_id: self._record_of(row) for crm_id, row in self._load(crm, crm_ids).items()}
-
-    def status_of(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
-        """`get_many`'s statuses only (the rows are kept for this transaction just the same)."""
-        return {crm_id: row.status for crm_id, row in self._load(crm, crm_ids).items()}
-
-    def _load(self, crm: str, crm_ids: Iterable[str]) -> dict[str, LeadRow]:
         ids = list(crm_ids)
-        wanted = sorted({i for i in ids if (crm, i) not in self._rows})
+        records = self._records
+        wanted = sorted({i for i in ids if (crm, i) not in records})
         for start in range(0, len(wanted), 500):
-            stmt = select(LeadRow).where(LeadRow.portal == self.portal, LeadRow.crm == crm,
-                                         col(LeadRow.crm_id).in_(wanted[start:start + 500]))
-            for found in self.session.exec(stmt):
-                self._rows[(crm, found.crm_id)] = found
-        out: dict[str, LeadRow] = {}
+            stmt = sa_select(*RECORD_COLUMNS).where(
+                _C.portal == self.portal, _C.crm == crm, _C.crm_id.in_(wanted[start:start + 500]))
+            for row in self.session.execute(stmt):
+                record = record_of(row)
+                records[(crm, record.crm_id)] = record
+        out: dict[str, LeadRecord] = {}
         for crm_id in ids:
-            row = self._rows.get((crm, crm_id))
-            if row is not None:
-                out[crm_id] = row
+            known = records.get((crm, crm_id))
+            if known is not None:
+                out[crm_id] = known
         return out
 
-    def _row(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRow | None:
-        key = (crm, crm_id)
-        known = self._rows.get(key)
-        if known is not None and (not lock or key in self._locked):
-            return known
-        stmt = select(LeadRow).where(LeadRow.portal == self.portal, LeadRow.crm == crm,
-                                     LeadRow.crm_id == crm_id)
-        if lock:
-            stmt = stmt.with_for_update()
-        row = self.session.exec(stmt).first()
-        if row is not None:
-            self._rows[key] = row
-            if lock:
-                self._locked.add(key)
-        return row
+    def status_of(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
+        """`get_many`'s statuses only (the leads are kept for this transaction just the same)."""
+        return {crm_id: record.status for crm_id, record in self.get_many(crm, crm_ids).items()}
 
     def add_seen(
         self,
@@ -153,25 +186,23 @@ class LeadRepo:
     ) -> LeadRecord:
         """Set fields of an existing lead; `status` must be a LeadStatus value. `flush=False`
         leaves the change to the next flush (a batch of changes flushes once)."""
-        row = self._require(crm, crm_id)
         unknown = set(changes) - _UPDATABLE
         if unknown:
             raise TypeError(f"not updatable lead fields: {sorted(unknown)}")
+        values: dict[str, Any] = {}
         for field, value in changes.items():
             if field == "status":
                 value = LeadStatus(value).value
             elif field == "attributes":
                 value = clean_attributes(value)
-                _set(row, "source", source_of(value))
+                values["source"] = source_of(value)
             elif field == "excluded":
                 value = sorted({str(v) for v in value})
             elif field in _DATETIME_FIELDS and value is not None:
                 value = as_utc(value)
-            _set(row, field, value)
-        _set(row, "updated_at", as_utc(now) if now else utcnow())
-        if flush:
-            self.session.flush()
-        return self._changed(row)
+            values[field] = value
+        values["updated_at"] = as_utc(now) if now else utcnow()
+        return self._change(crm, crm_id, values, flush)
 
     def assign(
         self,
@@ -189,49 +220,56 @@ class LeadRepo:
         """Record a routing decision: `status` (routed, reassigned or escalated_final),
         assignment +1 (read it back for the outbox keys), previous owner kept, re-assignment
         counted."""
-        row = self._require(crm, crm_id)
-        if row.assignment > 0:
-            _set(row, "reassignments", row.reassignments + 1)
-        if row.owner is not None and row.owner != owner:
-            _set(row, "previous_owner", row.owner)
-        _set(row, "owner", owner)
-        _set(row, "crm_owner_id", crm_owner_id)
-        _set(row, "rule", rule)
-        _set(row, "assignment", row.assignment + 1)
-        _set(row, "status", LeadStatus(status).value)
-        _set(row, "assigned_at", as_utc(now))
-        _set(row, "sla_due", as_utc(sla_due) if sla_due else None)
-        _set(row, "held_until", None)
-        _set(row, "owner_written_at", None)
-        _set(row, "updated_at", as_utc(now))
-        if flush:
-            self.session.flush()
-        return self._changed(row)
+        lead = self._require(crm, crm_id)
+        at = as_utc(now)
+        values: dict[str, Any] = {
+            "owner": owner, "crm_owner_id": crm_owner_id, "rule": rule,
+            "assignment": lead.assignment + 1, "status": LeadStatus(status).value,
+            "assigned_at": at, "sla_due": as_utc(sla_due) if sla_due else None,
+            "held_until": None, "owner_written_at": None, "updated_at": at}
+        if lead.assignment > 0:
+            values["reassignments"] = lead.reassignments + 1
+        if lead.owner is not None and lead.owner != owner:
+            values["previous_owner"] = lead.owner
+        return self._change(crm, crm_id, values, flush)
 
     def mark_breached(self, crm: str, crm_id: str, *, now: datetime,
                       flush: bool = True) -> LeadRecord:
         """SLA missed: status `breached`, the current owner excluded from re-routing."""
-        row = self._require(crm, crm_id)
-        excluded = set(row.excluded or [])
-        if row.owner:
-            excluded.add(row.owner)
-        _set(row, "excluded", sorted(excluded))
-        _set(row, "status", LeadStatus.BREACHED.value)
-        _set(row, "updated_at", as_utc(now))
+        lead = self._require(crm, crm_id)
+        excluded = set(lead.excluded)
+        if lead.owner:
+            excluded.add(lead.owner)
+        return self._change(crm, crm_id, {"excluded": sorted(excluded),
+                                          "status": LeadStatus.BREACHED.value,
+                                          "updated_at": as_utc(now)}, flush)
+
+    def _change(self, crm: str, crm_id: str, values: dict[str, Any], flush: bool) -> LeadRecord:
+        """Apply `values` (columns as stored) to the lead's record now and to its row at the
+        next flush; the changed record (the one later reads hand out)."""
+        lead = self._require(crm, crm_id)
+        assert lead.id is not None  # a stored lead has its id
+        key = (crm, crm_id)
+        changed = self._records[key] = with_changes(lead, values)
+        pending = self._pending.get(lead.id)
+        if pending is None:
+            self._pending[lead.id] = (key, values)
+        else:
+            pending[1].update(values)
         if flush:
-            self.session.flush()
-        return self._changed(row)
+            self.flush()
+        return changed
 
     def open_counts(self) -> dict[str, int]:
         """Open leads per coordinator: owner set and status routed, owner_written,
         task_created or breached (assigned, not yet contacted, not handed over)."""
         stmt = (
-            select(LeadRow.owner, func.count())
-            .where(LeadRow.portal == self.portal, col(LeadRow.status).in_(_values(OPEN_STATUSES)),
-                   col(LeadRow.owner).is_not(None))
-            .group_by(LeadRow.owner)
+            sa_select(_C.owner, func.count())
+            .where(_C.portal == self.portal, _C.status.in_(_values(OPEN_STATUSES)),
+                   _C.owner.is_not(None))
+            .group_by(_C.owner)
         )
-        return {str(owner): int(n) for owner, n in self.session.exec(stmt)}
+        return {str(owner): int(n) for owner, n in self.session.execute(stmt)}
 
     def due_for_sla(self, now: datetime, *, limit: int = 500, lock: bool = False
                     ) -> list[LeadRecord]:
@@ -239,37 +277,37 @@ class LeadRepo:
         deadline is at or before `now`, oldest deadline first. `lock` skips rows another
         worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
         stmt = (
-            select(LeadRow)
+            sa_select(*RECORD_COLUMNS)
             .where(
-                LeadRow.portal == self.portal,
-                col(LeadRow.status).in_(_values(SLA_RUNNING_STATUSES)),
-                col(LeadRow.sla_due).is_not(None),
-                col(LeadRow.sla_due) <= as_utc(now),
+                _C.portal == self.portal,
+                _C.status.in_(_values(SLA_RUNNING_STATUSES)),
+                _C.sla_due.is_not(None),
+                _C.sla_due <= as_utc(now),
             )
-            .order_by(col(LeadRow.sla_due), col(LeadRow.id))
+            .order_by(_C.sla_due, _C.id)
             .limit(limit)
         )
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return [record_of(row) for row in self.session.exec(stmt)]
+        return [record_of(row) for row in self.session.execute(stmt)]
 
     def held_due(self, now: datetime, *, limit: int = 500, lock: bool = False
                  ) -> list[LeadRecord]:
         """Held leads whose release time has come, earliest first."""
         stmt = (
-            select(LeadRow)
+            sa_select(*RECORD_COLUMNS)
             .where(
-                LeadRow.portal == self.portal,
-                LeadRow.status == LeadStatus.HELD.value,
-                col(LeadRow.held_until).is_not(None),
-                col(LeadRow.held_until) <= as_utc(now),
+                _C.portal == self.portal,
+                _C.status == LeadStatus.HELD.value,
+                _C.held_until.is_not(None),
+                _C.held_until <= as_utc(now),
             )
-            .order_by(col(LeadRow.held_until), col(LeadRow.id))
+            .order_by(_C.held_until, _C.id)
             .limit(limit)
         )
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return [record_of(row) for row in self.session.exec(stmt)]
+        return [record_of(row) for row in self.session.execute(stmt)]
 
     def by_status(
         self,
@@ -281,92 +319,84 @@ class LeadRepo:
     ) -> list[LeadRecord]:
         """Leads in any of `statuses` (all leads when none given), oldest first; only those
         last changed before `updated_before` when given. `lock` holds the rows and skips
-        rows another worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
-        stmt = select(LeadRow).where(LeadRow.portal == self.portal)
+        rows another worker holds (FOR UPDATE SKIP LOCKED on PostgreSQL). The leads are
+        kept for this transaction: the next `get` of one needs no query."""
+        stmt = sa_select(*RECORD_COLUMNS).where(_C.portal == self.portal)
         if statuses:
-            stmt = stmt.where(col(LeadRow.status).in_(_values(statuses)))
+            stmt = stmt.where(_C.status.in_(_values(statuses)))
         if owner is not None:
-            stmt = stmt.where(LeadRow.owner == owner)
+            stmt = stmt.where(_C.owner == owner)
         if updated_before is not None:
-            stmt = stmt.where(col(LeadRow.updated_at) < as_utc(updated_before))
-        stmt = stmt.order_by(col(LeadRow.created_at), col(LeadRow.id))
+            stmt = stmt.where(_C.updated_at < as_utc(updated_before))
+        stmt = stmt.order_by(_C.created_at, _C.id)
         if limit is not None:
             stmt = stmt.limit(limit)
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
-        return [self._record_of(self._keep(row, lock)) for row in self.session.exec(stmt)]
+        out: list[LeadRecord] = []
+        for row in self.session.execute(stmt):
+            record = record_of(row)
+            key = (record.crm, record.crm_id)
+            self._records[key] = record
+            if lock:
+                self._locked.add(key)
+            out.append(record)
+        return out
 
     def watched(self, *statuses: LeadStatus | str) -> list[WatchedLead]:
         """`by_status` of the columns the SLA scan reads, oldest first: a few values per lead
         rather than whole rows, as a scan reads every open lead."""
-        c = LeadRow.__table__.c  # type: ignore[attr-defined]
-        stmt = (sa_select(c.crm_id, c.status, c.assignment, c.crm_owner_id, c.assigned_at,
-                          c.sla_due, c.contacted_at)
-                .where(c.portal == self.portal, c.status.in_(_values(statuses)))
-                .order_by(c.created_at, c.id))
+        stmt = (sa_select(_C.crm_id, _C.status, _C.assignment, _C.crm_owner_id, _C.assigned_at,
+                          _C.sla_due, _C.contacted_at)
+                .where(_C.portal == self.portal, _C.status.in_(_values(statuses)))
+                .order_by(_C.created_at, _C.id))
         return [WatchedLead(*row) for row in self.session.execute(stmt)]
-
-    def _keep(self, row: LeadRow, locked: bool) -> LeadRow:
-        """A row a query read, kept for this transaction (the session's own object: the
-        next `get` of it needs no query)."""
-        key = (row.crm, row.crm_id)
-        self._rows[key] = row
-        if locked:
-            self._locked.add(key)
-        return row
 
     def statuses(self, crm: str, crm_ids: Iterable[str]) -> dict[str, str]:
         """The status of each of `crm_ids` the store knows."""
         return {crm_id: str(status) for crm_id, (status,) in
-                self._columns(crm, crm_ids, LeadRow.status).items()}
+                self._columns(crm, crm_ids, _C.status).items()}
 
     def assignments(self, crm: str, crm_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
         """(assignment number, status) of each of `crm_ids` the store knows: two columns
         read, not whole leads (a task batch checks only these)."""
         return {crm_id: (int(number), str(status)) for crm_id, (number, status) in
-                self._columns(crm, crm_ids, LeadRow.assignment, LeadRow.status).items()}
+                self._columns(crm, crm_ids, _C.assignment, _C.status).items()}
 
     def _columns(self, crm: str, crm_ids: Iterable[str],
                  *columns: Any) -> dict[str, tuple[Any, ...]]:
         ids = sorted(set(crm_ids))
         out: dict[str, tuple[Any, ...]] = {}
         for start in range(0, len(ids), 500):
-            stmt = select(LeadRow.crm_id, *columns).where(
-                LeadRow.portal == self.portal, LeadRow.crm == crm,
-                col(LeadRow.crm_id).in_(ids[start:start + 500]))
-            out.update({str(row[0]): tuple(row[1:]) for row in self.session.exec(stmt)})
+            stmt = sa_select(_C.crm_id, *columns).where(
+                _C.portal == self.portal, _C.crm == crm, _C.crm_id.in_(ids[start:start + 500]))
+            out.update({str(row[0]): tuple(row[1:]) for row in self.session.execute(stmt)})
         return out
 
     def count_by_status(self) -> dict[str, int]:
-        stmt = (select(LeadRow.status, func.count()).where(LeadRow.portal == self.portal)
-                .group_by(LeadRow.status))
-        return {str(status): int(n) for status, n in self.session.exec(stmt)}
+        stmt = (sa_select(_C.status, func.count()).where(_C.portal == self.portal)
+                .group_by(_C.status))
+        return {str(status): int(n) for status, n in self.session.execute(stmt)}
 
     def attribute_batch(self, after_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
         """(row id, stored attributes) after `after_id`, in id order (the one-time scrub)."""
-        stmt = (select(LeadRow.id, LeadRow.attributes)
-                .where(LeadRow.portal == self.portal, col(LeadRow.id) > after_id)
-                .order_by(col(LeadRow.id)).limit(limit))
-        return [(int(i or 0), dict(a or {})) for i, a in self.session.exec(stmt)]
+        stmt = (sa_select(_C.id, _C.attributes)
+                .where(_C.portal == self.portal, _C.id > after_id)
+                .order_by(_C.id).limit(limit))
+        return [(int(i or 0), dict(a or {})) for i, a in self.session.execute(stmt)]
 
     def replace_attributes(self, row_id: int, attributes: Mapping[str, str]) -> None:
-        row = self.session.get(LeadRow, row_id)
-        if row is not None and row.portal == self.portal:
-            row.attributes = dict(attributes)
-            self.session.add(row)
-            self._records.pop((row.crm, row.crm_id), None)
+        self.session.execute(sa_update(_T).where(_C.id == row_id, _C.portal == self.portal)
+                             .values(attributes=dict(attributes)))
+        for key, record in list(self._records.items()):  # the one-time scrub: a few rows
+            if record.id == row_id:
+                del self._records[key]
 
-    def _require(self, crm: str, crm_id: str) -> LeadRow:
-        row = self._row(crm, crm_id)
-        if row is None:
+    def _require(self, crm: str, crm_id: str) -> LeadRecord:
+        lead = self.get(crm, crm_id)
+        if lead is None:
             raise LookupError(f"no lead {crm}/{crm_id} in the store")
-        return row
-
-
-def _set(row: LeadRow, field: str, value: Any) -> None:
-    # through SQLAlchemy's attribute only: SQLModel's __setattr__ also runs pydantic's, which
-    # a table row does not need and which costs most of a change's field writes
-    set_attribute(row, field, value)
+        return lead
 
 
 def _values(statuses: Iterable[LeadStatus | str]) -> list[str]:

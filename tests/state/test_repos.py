@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 
 from routing.models import PointerUpdate, Step
 from state import (
@@ -425,3 +426,77 @@ def test_unknown_crm_is_refused(store: Store) -> None:
             uow.leads.add_seen("zoho", "1", T0, {}, now=T0)
         with pytest.raises(ValueError):
             uow.outbox.enqueue("k", "zoho", "1", "owner", {}, now=T0)
+
+
+# -- changes sent at the next flush -------------------------------------------------------
+
+
+def _stored_status(store: Store, crm_id: str) -> str | None:
+    with store.unit_of_work(read_only=True) as uow:
+        return uow.leads.statuses(HS, [crm_id]).get(crm_id)
+
+
+def test_a_deferred_change_is_read_by_every_later_statement_of_its_unit(store: Store) -> None:
+    """`flush=False` keeps a change in the repository; any query of the unit (this
+    repository's, another repository's, or one the session runs itself) sees it."""
+    _seed(store, "301", "302")
+    with store.unit_of_work() as uow:
+        uow.leads.update(HS, "301", status=LeadStatus.HELD, held_until=T0, now=T0,
+                         flush=False)
+        assert uow.leads.get(HS, "301").status == LeadStatus.HELD  # type: ignore[union-attr]
+        assert [lead.crm_id for lead in uow.leads.held_due(T0)] == ["301"]
+        assert uow.leads.count_by_status() == {"held": 1, "seen": 1}
+        uow.leads.update(HS, "302", status=LeadStatus.SKIPPED, now=T0, flush=False)
+        stored = uow.session.execute(text("SELECT status FROM lead WHERE crm_id = '302'"))
+        assert stored.scalar_one() == "skipped"
+        uow.commit()
+    assert _stored_status(store, "301") == "held"
+    assert _stored_status(store, "302") == "skipped"
+
+
+def test_deferred_changes_are_committed_or_rolled_back_with_their_unit(store: Store) -> None:
+    _seed(store, "311", "312")
+    with store.unit_of_work() as uow:
+        uow.leads.update(HS, "311", status=LeadStatus.SKIPPED, now=T0, flush=False)
+        uow.commit()  # sent at commit, with no statement after it
+    with store.unit_of_work() as uow:
+        uow.leads.update(HS, "312", status=LeadStatus.SKIPPED, now=T0, flush=False)
+        uow.rollback()
+        assert uow.leads.get(HS, "312").status == LeadStatus.SEEN  # type: ignore[union-attr]
+        uow.commit()  # nothing left to send
+    with store.unit_of_work() as uow:
+        uow.leads.update(HS, "312", status=LeadStatus.SKIPPED, now=T0, flush=False)
+        # the block ends without commit: undone
+    assert _stored_status(store, "311") == "skipped"
+    assert _stored_status(store, "312") == "seen"
+
+
+def test_an_undone_savepoint_takes_only_its_own_deferred_changes(store: Store) -> None:
+    _seed(store, "321", "322", "323")
+    with store.unit_of_work() as uow:
+        uow.leads.update(HS, "321", status=LeadStatus.SKIPPED, now=T0, flush=False)
+        with pytest.raises(RuntimeError), uow.savepoint():
+            uow.leads.update(HS, "322", status=LeadStatus.SKIPPED, now=T0, flush=False)
+            raise RuntimeError("a bad lead")
+        with uow.savepoint():
+            uow.leads.update(HS, "323", status=LeadStatus.SKIPPED, now=T0, flush=False)
+        assert uow.leads.get(HS, "322").status == LeadStatus.SEEN  # type: ignore[union-attr]
+        uow.commit()
+    assert [_stored_status(store, i) for i in ("321", "322", "323")] == [
+        "skipped", "seen", "skipped"]
+
+
+def test_changes_to_one_lead_before_a_flush_are_sent_as_one(store: Store) -> None:
+    """Two changes of a lead before a flush: the stored row holds both (the later value of
+    a field changed twice), and equals the record the repository handed out."""
+    _seed(store, "331")
+    with store.unit_of_work() as uow:
+        uow.leads.update(HS, "331", status=LeadStatus.HELD, held_until=T0, now=T0, flush=False)
+        changed = uow.leads.update(HS, "331", status=LeadStatus.SEEN, rule="r2",
+                                   now=T0 + timedelta(minutes=1), flush=False)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.leads.get(HS, "331")
+    assert stored == changed
+    assert (stored.status, stored.held_until, stored.rule) == ("seen", T0, "r2")
+    assert stored.updated_at == T0 + timedelta(minutes=1)

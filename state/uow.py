@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 from state.claim_locks import ClaimLocks
@@ -67,9 +68,9 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         if self._open:
             raise RuntimeError("unit of work already entered")
-        self.session = Session(self._engine, expire_on_commit=False, autoflush=True)
+        self.session = _UnitSession(self._engine, expire_on_commit=False, autoflush=True)
         self.leads = LeadRepo(self.session, self.portal)
-        self.leads.hook()  # lead changes are sent before any other statement of this unit
+        self.session.info[_LEADS] = self.leads
         self.pointers = PointerRepo(self.session, self.portal)
         self.cursors = CursorRepo(self.session, self.portal)
         self.outbox = OutboxRepo(self.session, self.portal, claims=self._claims)
@@ -149,6 +150,20 @@ class UnitOfWork:
 
 
 _TRANSIENT = (OperationalError, InterfaceError)
+_LEADS = "leadrouter_leads"  # the unit's lead repository, in its session's `info`
+
+
+class _UnitSession(Session):
+    """A unit's session: the lead repository's changes are sent before each statement."""
+
+
+@event.listens_for(_UnitSession, "do_orm_execute")
+def _send_lead_changes(state: ORMExecuteState) -> None:
+    # every statement of the unit reads what its lead changes made, as the ORM's autoflush
+    # would for ORM rows (the repository keeps them until a flush, to send them together)
+    leads = state.session.info.get(_LEADS)
+    if leads is not None:
+        leads.flush()
 
 
 def _unavailable(exc: SQLAlchemyError) -> StoreUnavailable:

@@ -3,8 +3,8 @@
 Every query is bound to one portal. Reads hand out `LeadRecord` values, never ORM rows:
 the repository works on the table (SQLAlchemy Core), keeps the records it read or changed
 for the transaction, and sends its changes as one UPDATE per set of changed columns at the
-next flush -- before any other statement of the unit (`flush_before` hooks it to the
-session), at `UnitOfWork.flush`, at a savepoint's edges and at commit.
+next flush -- before any other statement of the unit (a hook of the unit's session), at
+`UnitOfWork.flush`, at a savepoint's edges and at commit.
 The status itself is only changed by `sync/lifecycle.py` (a test holds `sync/` to it).
 """
 
@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, event, func
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
-from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 from state.crm_kinds import checked_crm
@@ -86,19 +85,10 @@ class LeadRepo:
             if not runs or runs[-1][0] != columns:
                 runs.append((columns, []))
             runs[-1][1].append({"_id": row_id, **changes})
-        # the session's connection, not `session.execute`: that would call `flush_before`
+        # the session's connection, not `session.execute`: that would run the unit's hook
         connection = self.session.connection()
         for _, params in runs:
             connection.execute(_UPDATE_BY_ID, params)
-
-    def flush_before(self, _state: ORMExecuteState) -> None:
-        """A session hook: changes are sent before any statement of the unit reads."""
-        if self._pending:
-            self.flush()
-
-    def hook(self) -> None:
-        """Flush before every statement this repository's session runs (`flush_before`)."""
-        event.listen(self.session, "do_orm_execute", self.flush_before)
 
     def get(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRecord | None:
         """`lock=True` holds the row (SELECT ... FOR UPDATE on PostgreSQL) until commit."""

@@ -5,7 +5,6 @@ Reads hand out `OutboxItem` values, never ORM rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,12 +29,13 @@ CANDIDATES = 4  # PostgreSQL claims read this many batches, skipping rows other 
 DEFAULT_LEASE = timedelta(minutes=2)
 
 
-def item_of(row: Any) -> OutboxItem:
-    """An outbox row (ORM object or plain row) as a value."""
+def item_of(row: Any, *, next_attempt_at: datetime | None = None) -> OutboxItem:
+    """An outbox row (ORM object or plain row) as a value; `next_attempt_at` for a row just
+    claimed (the value its claim set)."""
     assert row.id is not None
     return OutboxItem(row.id, row.key, row.crm, row.crm_id, row.kind, key_assignment(row.key),
-                      row.status, row.attempts, row.next_attempt_at, dict(row.payload or {}),
-                      row.last_error, row.result, row.done_at)
+                      row.status, row.attempts, next_attempt_at or row.next_attempt_at,
+                      dict(row.payload or {}), row.last_error, row.result, row.done_at)
 
 
 class OutboxRepo:
@@ -108,11 +108,13 @@ class OutboxRepo:
     def by_keys(self, keys: Iterable[str]) -> dict[str, OutboxItem]:
         """The rows among `keys`, by key, in one query per 500."""
         wanted = sorted(set(keys))
+        table = OutboxRow.__table__  # type: ignore[attr-defined]
         out: dict[str, OutboxItem] = {}
         for start in range(0, len(wanted), 500):
-            stmt = select(OutboxRow).where(OutboxRow.portal == self.portal,
-                                           col(OutboxRow.key).in_(wanted[start:start + 500]))
-            out.update({row.key: item_of(row) for row in self.session.exec(stmt)})
+            # plain rows, not ORM objects: read once and handed on as values
+            stmt = select(table).where(table.c.portal == self.portal,
+                                       table.c.key.in_(wanted[start:start + 500]))
+            out.update({row.key: item_of(row) for row in self.session.execute(stmt)})
         return out
 
     def done_results(self, keys: Iterable[str]) -> dict[str, str | None]:
@@ -180,7 +182,7 @@ class OutboxRepo:
         self._expire(ids)
         self.session.execute(update(table).where(table.c.id.in_(ids))
                              .values(next_attempt_at=until))
-        return [replace(item_of(row), next_attempt_at=until) for row in rows]
+        return [item_of(row, next_attempt_at=until) for row in rows]
 
     def _claim_locked(self, limit: int, now: datetime, lease: timedelta,
                       kind: OutboxKind | str | None) -> list[OutboxItem]:

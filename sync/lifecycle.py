@@ -18,6 +18,7 @@ savepoint sets it aside rather than writing a status nobody designed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -367,16 +368,22 @@ def _record(uow: UnitOfWork, ctx: Context, changed: Sequence[_Changed], now: dat
                         audit_id, small)
         for c, audit_id, small in zip(changed, audit_ids, smalls, strict=True)])
     ctx.events.publish_many(uow, stored)
+    logger = log.bind()  # one logger for the batch (the module's proxy binds at every call)
+    enabled = getattr(logger, "is_enabled_for", None)
+    debug = enabled is None or enabled(logging.DEBUG)
     for event, small in zip(stored, smalls, strict=True):
-        _log(ctx, event, small)
+        _log(logger, debug, ctx, event, small)
 
 
-def _log(ctx: Context, event: LeadEventRecord, facts: Mapping[str, Fact]) -> None:
+def _log(logger: Any, debug: bool, ctx: Context, event: LeadEventRecord,
+         facts: Mapping[str, Fact]) -> None:
     name, level = _LOG_LINE.get(LeadEvent(event.event), (f"lead.{event.event}", "debug"))
+    if level == "debug" and not debug:
+        return  # filtered out anyway: the line is not built
     logged = {k: facts[k] for k in _LOGGED_FACTS if k in facts}
     for key, others in _LOG_ALIASES.items():
         for other in others:
             if key not in logged and other in facts:
                 logged[key] = facts[other]
-    getattr(log, level)(name, crm=ctx.crm, lead=event.crm_id, owner=event.coordinator,
+    getattr(logger, level)(name, crm=ctx.crm, lead=event.crm_id, owner=event.coordinator,
                         rule=event.rule, assignment=event.assignment or None, **logged)

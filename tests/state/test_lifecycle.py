@@ -5,13 +5,17 @@ nothing; and no other module of `sync/` writes a status."""
 from __future__ import annotations
 
 import ast
+import io
 import itertools
+import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from state import LeadEventRecord, LeadStatus, Store, UnitOfWork, open_store
@@ -28,6 +32,7 @@ from sync.lifecycle import (
     transition,
     transition_many,
 )
+from sync.logs import configure_logging
 from sync.subscribers import EventBus
 
 T0 = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
@@ -159,6 +164,30 @@ def test_a_routing_change_logs_one_canonical_line_of_ids(store: Store) -> None:
     lines = [line for line in logs if line["event"].startswith("lead.")]
     assert [(line["event"], line["lead"], line["owner"], line["rule"], line["reason"])
             for line in lines] == [("lead.routed", "1", "li", "commercial", "round_robin")]
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG])
+def test_a_batch_logs_its_debug_lines_only_when_debug_is_on(store: Store, level: int) -> None:
+    """The lifecycle skips building lines the configured level filters out; what it logs
+    is the same as before at either level."""
+    buffer = io.StringIO()
+    configure_logging("json", level=level, stream=buffer)
+    try:
+        running = Running()
+        with store.unit_of_work() as uow:
+            arrive_many(uow, running, [Arrival("1", T0, {}), Arrival("2", T0, {})], T0)
+            transition_many(uow, running, [
+                Change("1", LeadEvent.ROUTED, facts={"reason": "round_robin"},
+                       assignment=Assignment("li", "1002", "commercial", None)),
+                Change("2", LeadEvent.HELD, rule="nights", facts={"reason": "after_hours"})], T0)
+            uow.commit()
+    finally:
+        structlog.reset_defaults()
+    logged = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    events = [(line["event"], line["lead"]) for line in logged
+              if str(line["event"]).startswith("lead.")]
+    debug = [("lead.arrived", "1"), ("lead.arrived", "2")] if level == logging.DEBUG else []
+    assert events == [*debug, ("lead.routed", "1"), ("lead.held", "2")]
 
 
 def test_a_reassigned_lead_is_reassigned_not_routed_again(store: Store) -> None:

@@ -61,8 +61,8 @@ class LeadRepo:
         # `forget()` at commit, rollback and an undone savepoint, when they may no longer be.
         self._records: dict[Key, LeadRecord] = {}
         self._locked: set[Key] = set()
-        # changes not sent yet: row id -> (key, changed columns and their values)
-        self._pending: dict[int, tuple[Key, dict[str, Any]]] = {}
+        # changes not sent yet: row id -> changed columns and their values
+        self._pending: dict[int, dict[str, Any]] = {}
 
     def forget(self) -> None:
         """Drop what this transaction read, and changes not sent (an undone unit's)."""
@@ -80,7 +80,7 @@ class LeadRepo:
         # in the same order (PostgreSQL), so neither waits for the other in a cycle
         runs: list[tuple[frozenset[str], list[dict[str, Any]]]] = []
         for row_id in sorted(pending):
-            changes = pending[row_id][1]
+            changes = pending[row_id]
             columns = frozenset(changes)
             if not runs or runs[-1][0] != columns:
                 runs.append((columns, []))
@@ -243,9 +243,9 @@ class LeadRepo:
         changed = self._records[key] = with_changes(lead, values)
         pending = self._pending.get(lead.id)
         if pending is None:
-            self._pending[lead.id] = (key, values)
+            self._pending[lead.id] = values
         else:
-            pending[1].update(values)
+            pending.update(values)
         if flush:
             self.flush()
         return changed

@@ -176,6 +176,7 @@ class LeadRepo:
     ) -> LeadRecord:
         """Set fields of an existing lead; `status` must be a LeadStatus value. `flush=False`
         leaves the change to the next flush (a batch of changes flushes once)."""
+        lead = self._require(crm, crm_id)
         unknown = set(changes) - _UPDATABLE
         if unknown:
             raise TypeError(f"not updatable lead fields: {sorted(unknown)}")
@@ -192,7 +193,7 @@ class LeadRepo:
                 value = as_utc(value)
             values[field] = value
         values["updated_at"] = as_utc(now) if now else utcnow()
-        return self._change(crm, crm_id, values, flush)
+        return self._change(lead, values, flush)
 
     def assign(
         self,
@@ -221,7 +222,7 @@ class LeadRepo:
             values["reassignments"] = lead.reassignments + 1
         if lead.owner is not None and lead.owner != owner:
             values["previous_owner"] = lead.owner
-        return self._change(crm, crm_id, values, flush)
+        return self._change(lead, values, flush)
 
     def mark_breached(self, crm: str, crm_id: str, *, now: datetime,
                       flush: bool = True) -> LeadRecord:
@@ -230,17 +231,15 @@ class LeadRepo:
         excluded = set(lead.excluded)
         if lead.owner:
             excluded.add(lead.owner)
-        return self._change(crm, crm_id, {"excluded": sorted(excluded),
-                                          "status": LeadStatus.BREACHED.value,
-                                          "updated_at": as_utc(now)}, flush)
+        return self._change(lead, {"excluded": sorted(excluded),
+                                   "status": LeadStatus.BREACHED.value,
+                                   "updated_at": as_utc(now)}, flush)
 
-    def _change(self, crm: str, crm_id: str, values: dict[str, Any], flush: bool) -> LeadRecord:
-        """Apply `values` (columns as stored) to the lead's record now and to its row at the
+    def _change(self, lead: LeadRecord, values: dict[str, Any], flush: bool) -> LeadRecord:
+        """Apply `values` (columns as stored) to `lead`'s record now and to its row at the
         next flush; the changed record (the one later reads hand out)."""
-        lead = self._require(crm, crm_id)
         assert lead.id is not None  # a stored lead has its id
-        key = (crm, crm_id)
-        changed = self._records[key] = with_changes(lead, values)
+        changed = self._records[(lead.crm, lead.crm_id)] = with_changes(lead, values)
         pending = self._pending.get(lead.id)
         if pending is None:
             self._pending[lead.id] = values

@@ -4,9 +4,11 @@ a batch's outcomes together or one by one."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.base import AuthError, CrmError, FatalError, batch_size
 from state import OutboxItem, OutboxKind, StoreUnavailable, UnitOfWork
@@ -48,6 +50,23 @@ def _owner_batch(ctx: Context) -> int:
     (several write calls behind one compare read), else its batch size."""
     size = getattr(ctx.connector, "owner_batch_size", None)
     return size if isinstance(size, int) and size > 0 else batch_size(ctx.connector, BATCH)
+
+
+T = TypeVar("T")
+
+
+def call_crm(pool: Executor | None, call: Callable[..., T], *args: Any) -> Future[T]:
+    """`call(*args)` (a CRM call) in `pool`, in this thread's log context (its portal, its
+    step), while this thread goes on; or here and now without a pool. Either way its
+    answer, or its `CrmError`, is in the future returned."""
+    if pool is not None:
+        return pool.submit(copy_context().run, call, *args)
+    done: Future[T] = Future()
+    try:
+        done.set_result(call(*args))
+    except CrmError as exc:
+        done.set_exception(exc)
+    return done
 
 
 def claim_batch(ctx: Context, kind: OutboxKind) -> list[OutboxItem]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
-from contextvars import copy_context
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from state import LeadRecord, LeadStatus, OutboxItem, OutboxKind, UnitOfWork
 from sync.apply.common import (
     ApplyResult,
     backoff,
+    call_crm,
     claim_batch,
     in_bulk,
     in_savepoint,
@@ -49,15 +49,7 @@ def send_owners(ctx: Context, pool: Executor | None = None) -> OwnerFlight | Non
     rows = claim_batch(ctx, OutboxKind.OWNER)
     if not rows:
         return None
-    if pool is not None:
-        # in this thread's log context (its portal, its step), like a call made here
-        return OwnerFlight(rows, pool.submit(copy_context().run, _write, ctx, rows))
-    done: Future[dict[str, OwnerWriteResult]] = Future()
-    try:
-        done.set_result(_write(ctx, rows))
-    except CrmError as exc:
-        done.set_exception(exc)
-    return OwnerFlight(rows, done)
+    return OwnerFlight(rows, call_crm(pool, _write, ctx, rows))
 
 
 def _write(ctx: Context, rows: Sequence[OutboxItem]) -> dict[str, OwnerWriteResult]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future
-from contextvars import copy_context
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -27,6 +26,7 @@ from state import (
 from sync.apply.common import (
     ApplyResult,
     backoff,
+    call_crm,
     claim_batch,
     in_bulk,
     in_savepoint,
@@ -125,16 +125,8 @@ def send_tasks(ctx: Context, result: ApplyResult,
         if to_create:
             held = claim.renew()  # right before sending; rows taken meanwhile are not ours
             sent = [row for row in to_create if row.id in held]
-        outcome: Future[Sequence[TaskResult]] = Future()
-        if not sent:
-            outcome.set_result([])
-        elif pool is not None:
-            outcome = pool.submit(copy_context().run, _create, ctx, sent)
-        else:
-            try:
-                outcome.set_result(_create(ctx, sent))
-            except CrmError as exc:
-                outcome.set_exception(exc)
+        # nothing to send: answered here and now, with no call and no thread
+        outcome = call_crm(pool if sent else None, _create, ctx, sent)
     except BaseException:
         claim.stop()
         raise
@@ -142,6 +134,8 @@ def send_tasks(ctx: Context, result: ApplyResult,
 
 
 def _create(ctx: Context, sent: Sequence[OutboxItem]) -> Sequence[TaskResult]:
+    if not sent:
+        return []
     return split_on_refusal(
         lambda requests: ctx.connector.create_tasks(requests, check_existing=False),
         [_request(row) for row in sent],

@@ -386,4 +386,4 @@ def _log(logger: Any, debug: bool, ctx: Context, event: LeadEventRecord,
             if key not in logged and other in facts:
                 logged[key] = facts[other]
     getattr(logger, level)(name, crm=ctx.crm, lead=event.crm_id, owner=event.coordinator,
-                        rule=event.rule, assignment=event.assignment or None, **logged)
+                           rule=event.rule, assignment=event.assignment or None, **logged)

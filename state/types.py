@@ -48,10 +48,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             seen, text = last[0]
             if value is seen:
                 return text
-            # SQLite's DATETIME text, written by the C isoformat rather than a % template
-            utc = self.process_bind_param(value, dialect)
-            assert utc is not None
-            text = utc.isoformat(sep=" ", timespec="microseconds")
+            # SQLite's DATETIME text (naive UTC), written by the C isoformat rather than a %
+            # template; an aware UTC value's text less its "+00:00" (`replace` is slow)
+            text = as_utc(value).isoformat(sep=" ", timespec="microseconds")[:-6]
             last[0] = (value, text)
             return text
 
@@ -63,8 +62,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         parse = datetime.fromisoformat
 
         def process(value: str | None) -> datetime | None:
-            # the text `bind_processor` writes, read in one step (every row read has several)
-            return None if value is None else parse(value).replace(tzinfo=UTC)
+            # the naive UTC text `bind_processor` writes, read in one step with its zone
+            # (every row read has several; `replace(tzinfo=...)` costs several times more)
+            if value is None:
+                return None
+            try:
+                parsed = parse(value + "+00:00")
+            except ValueError:  # text in another shape (a zone of its own)
+                parsed = parse(value)
+            if parsed.tzinfo is UTC:
+                return parsed
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else as_utc(parsed)
 
         return process
 
@@ -80,6 +88,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def as_utc(value: datetime) -> datetime:
     """Validate and normalise an aware datetime to UTC (for comparisons in Python)."""
+    if value.tzinfo is UTC:
+        return value  # already UTC (most values the store handles): no copy
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive datetime given to the state store; pass an aware datetime")
     return value.astimezone(UTC)

@@ -37,6 +37,7 @@ from state.repos import (
     PointerRepo,
     ReportRepo,
 )
+from state.repos._sql import PENDING_LEADS
 from state.tables import DEFAULT_PORTAL
 
 # Connection execution option: open a deferred (read) transaction on SQLite.
@@ -150,7 +151,7 @@ class UnitOfWork:
 
 
 _TRANSIENT = (OperationalError, InterfaceError)
-_LEADS = "leadrouter_leads"  # the unit's lead repository, in its session's `info`
+_LEADS = PENDING_LEADS  # the unit's lead repository, in its session's `info`
 
 
 class _UnitSession(Session):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import literal_column
+from sqlalchemy import Column, Table, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session, SQLModel
+
+PENDING_LEADS = "leadrouter_leads"  # a unit's lead repository, in its session's `info`
+# rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters
+_ROWS_PER_STATEMENT = 500
 
 
 def dialect_name(session: Session) -> str:
@@ -18,15 +24,6 @@ def _insert(session: Session, model: type[SQLModel]) -> Any:
     if dialect_name(session) == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
-
-
-def _insert_rows(session: Session, model: type[SQLModel]) -> Any:
-    """An INSERT of the model's table, not of the ORM entity: rows sent in bulk go straight
-    to the driver (the ORM's bulk path would walk each row through its unit of work)."""
-    table = model.__table__  # type: ignore[attr-defined]
-    if dialect_name(session) == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def insert_ignore(
@@ -60,19 +57,11 @@ def insert_ignore_many(
     """`insert_ignore` for several rows (one statement, compiled once and sent in batches);
     the `returning` column of each row inserted (a tuple of columns: a tuple each), in no
     particular order (rows that existed are left as they are and not returned)."""
-    if not rows:
-        return []
-    table = model.__table__  # type: ignore[attr-defined]
     columns = (returning,) if isinstance(returning, str) else returning
-    stmt = (
-        _insert_rows(session, model)
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(*(table.c[name] for name in columns))
-    )
-    result = session.execute(stmt, [dict(r) for r in rows])
+    inserted = insert_values(session, model, rows, columns, conflict=conflict)
     if isinstance(returning, str):
-        return list(result.scalars())
-    return [tuple(row) for row in result]
+        return [row[0] for row in inserted]
+    return inserted
 
 
 def insert_ids(session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]],
@@ -87,10 +76,8 @@ def insert_ids(session: Session, model: type[SQLModel], rows: Sequence[Mapping[s
     """
     if not rows:
         return []
-    table = model.__table__  # type: ignore[attr-defined]
-    stmt = _insert_rows(session, model).returning(table.c.id, table.c[key])
     by_key: dict[Any, list[int]] = {}
-    for row_id, value in session.execute(stmt, [dict(r) for r in rows]):
+    for row_id, value in insert_values(session, model, rows, ("id", key)):
         by_key.setdefault(value, []).append(int(row_id))
     for ids in by_key.values():
         ids.sort(reverse=True)
@@ -108,3 +95,130 @@ def upsert(
     stmt = _insert(session, model).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=list(conflict), set_=dict(update))
     session.execute(stmt)
+
+
+def insert_values(session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]],
+                  returning: Sequence[str], *, conflict: Sequence[str] | None = None
+                  ) -> list[tuple[Any, ...]]:
+    """INSERT `rows` (each with the same columns) as multi-row VALUES statements, with ON
+    CONFLICT (conflict) DO NOTHING when given; the `returning` columns of each row inserted,
+    in no particular order.
+
+    The statement text is made once per shape and the values are bound by the columns' own
+    types (the same conversions SQLAlchemy applies), then sent to the driver as they are:
+    SQLAlchemy's own multi-row path builds a parameter dictionary per row through its
+    compiler, which cost more than the database's work on a backlog (bench/backlog.py).
+    """
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    dialect = connection.dialect
+    binds, defaults = _binds(table, names, dialect)
+    width = len(names) + len(defaults)
+    flat: list[Any] = []
+    out: list[tuple[Any, ...]] = []
+    _send_pending_leads(session)
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start:start + _ROWS_PER_STATEMENT]
+        flat.clear()
+        for row in chunk:
+            if len(row) != len(names):
+                raise ValueError(f"rows for {table.name} have different columns")
+            flat.extend(bind(row[name]) for name, bind in zip(names, binds, strict=True))
+            flat.extend(defaults)
+        sql = _insert_sql(table, names + tuple(_defaulted(table, names)), len(chunk),
+                          tuple(conflict or ()), tuple(returning), dialect)
+        assert len(flat) == width * len(chunk)
+        out.extend(tuple(r) for r in connection.exec_driver_sql(sql, tuple(flat)))
+    return out
+
+
+def update_values(session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]],
+                  by: Sequence[str], *, unset: str | None = None) -> None:
+    """UPDATE each row of the table found by its `by` columns, setting its other columns
+    (each row with the same columns), only where `unset` is still NULL when given: one
+    executemany, values bound by the columns' own types (see `insert_values`)."""
+    if not rows:
+        return
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    names = tuple(rows[0])
+    setting = tuple(n for n in names if n not in by)
+    order = setting + tuple(by)
+    connection = session.connection()
+    binds = [_bind_of(table.c[name], connection.dialect) for name in order]
+    params = []
+    for row in rows:
+        if len(row) != len(names):
+            raise ValueError(f"rows for {table.name} have different columns")
+        params.append(tuple(bind(row[name]) for name, bind in zip(order, binds, strict=True)))
+    _send_pending_leads(session)
+    connection.exec_driver_sql(
+        _update_sql(table, setting, tuple(by), unset, connection.dialect), params)
+
+
+def _send_pending_leads(session: Session) -> None:
+    """A statement sent to the driver directly passes the unit's hook: send the lead
+    repository's pending changes first, as the hook does (state/uow.py)."""
+    leads = session.info.get(PENDING_LEADS)
+    if leads is not None:
+        leads.flush()
+
+
+def _defaulted(table: Table, names: Sequence[str]) -> list[str]:
+    """Columns the rows leave out that have a default on the Python side."""
+    return [c.name for c in table.c if c.name not in names and c.default is not None]
+
+
+_Bind = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _binds(table: Table, names: Sequence[str], dialect: Dialect) -> tuple[list[_Bind], list[Any]]:
+    """Per column given, its type's bind conversion for `dialect`; the bound values of the
+    Python-side defaults of the columns left out (`_defaulted`)."""
+    binds = [_bind_of(table.c[name], dialect) for name in names]
+    defaults = []
+    for name in _defaulted(table, names):
+        column = table.c[name]
+        default = column.default
+        assert default is not None
+        value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+        defaults.append(_bind_of(column, dialect)(value))
+    return binds, defaults
+
+
+def _bind_of(column: Column[Any], dialect: Dialect) -> _Bind:
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process or _identity
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(table: Table, names: tuple[str, ...], count: int, conflict: tuple[str, ...],
+                returning: tuple[str, ...], dialect: Dialect) -> str:
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"  # SQLite; psycopg
+    one = "(" + ", ".join([mark] * len(names)) + ")"
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+           f"VALUES {', '.join([one] * count)}")
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(quote(n) for n in conflict)}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(quote(n) for n in returning)}"
+    return sql
+
+
+@lru_cache(maxsize=256)
+def _update_sql(table: Table, setting: tuple[str, ...], by: tuple[str, ...], unset: str | None,
+                dialect: Dialect) -> str:
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(n)} = {mark}' for n in setting)}"
+           f" WHERE {' AND '.join(f'{quote(n)} = {mark}' for n in by)}")
+    if unset is not None:
+        sql += f" AND {quote(unset)} IS NULL"
+    return sql

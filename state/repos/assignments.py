@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert
 from sqlmodel import Session
 
-from state.repos._sql import insert_ignore_many
+from state.repos._sql import insert_ignore_many, update_values
 from state.tables import DEFAULT_PORTAL, AssignmentRow, PassedOverRow
 from state.types import as_utc
 
@@ -69,12 +69,7 @@ class AssignmentRepo:
             raise TypeError(f"not a settable assignment field: {field}")
         if not values:
             return
-        table = AssignmentRow.__table__  # type: ignore[attr-defined]
-        stmt = (update(table)
-                .where(table.c.portal == self.portal, table.c.crm == crm,
-                       table.c.crm_id == bindparam("b_crm_id"),
-                       table.c.number == bindparam("b_number"), table.c[field].is_(None))
-                .values({field: bindparam("b_value")}))
-        self.session.execute(stmt, [
-            {"b_crm_id": i, "b_number": n, "b_value": as_utc(v) if field in _TIMES else v}
-            for i, n, v in values])
+        update_values(self.session, AssignmentRow, [
+            {field: as_utc(v) if field in _TIMES else v, "portal": self.portal, "crm": crm,
+             "crm_id": i, "number": n} for i, n, v in values],
+            ("portal", "crm", "crm_id", "number"), unset=field)

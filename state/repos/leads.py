@@ -14,14 +14,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import Session
 
 from state.crm_kinds import checked_crm
 from state.records import LeadRecord, WatchedLead
-from state.repos._sql import insert_ignore_many
+from state.repos._sql import insert_ignore_many, update_values
 from state.repos.lead_values import (
     RECORD_COLUMNS,
     clean_attributes,
@@ -46,9 +46,6 @@ _DATETIME_FIELDS = frozenset(
     {"created_at", "assigned_at", "owner_written_at", "sla_due", "held_until", "contacted_at",
      "first_owner_at"}
 )
-# one changed lead's columns, by the row id bound as `_id` (a column's own name is reserved
-# for its new value)
-_UPDATE_BY_ID = sa_update(_T).where(_C.id == bindparam("_id"))
 Key = tuple[str, str]  # (crm, crm id)
 
 
@@ -84,11 +81,9 @@ class LeadRepo:
             columns = frozenset(changes)
             if not runs or runs[-1][0] != columns:
                 runs.append((columns, []))
-            runs[-1][1].append({"_id": row_id, **changes})
-        # the session's connection, not `session.execute`: that would run the unit's hook
-        connection = self.session.connection()
-        for _, params in runs:
-            connection.execute(_UPDATE_BY_ID, params)
+            runs[-1][1].append({**changes, "id": row_id})
+        for _, rows in runs:
+            update_values(self.session, LeadRow, rows, ("id",))
 
     def get(self, crm: str, crm_id: str, *, lock: bool = False) -> LeadRecord | None:
         """`lock=True` holds the row (SELECT ... FOR UPDATE on PostgreSQL) until commit."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, tuple_, update
+from sqlalchemy import func, tuple_, update
 from sqlmodel import Session, col, select
 
 from state.claim_locks import ClaimLocks
@@ -20,7 +20,7 @@ from state.outbox_payloads import (
     key_assignment,
     outbox_key,
 )
-from state.repos._sql import insert_ignore, insert_ignore_many
+from state.repos._sql import insert_ignore, insert_ignore_many, update_values
 from state.tables import DEFAULT_PORTAL, OutboxKind, OutboxRow, OutboxStatus
 from state.types import as_utc, utcnow
 
@@ -218,12 +218,11 @@ class OutboxRepo:
         if not results:
             return
         self.settled.update(results)
-        stmt = (update(OutboxRow.__table__)  # type: ignore[attr-defined]
-                .where(OutboxRow.__table__.c.id == bindparam("b_id"))  # type: ignore[attr-defined]
-                .values(status=OutboxStatus.DONE.value, result=bindparam("b_result"),
-                        done_at=as_utc(now), last_error=None))
+        at = as_utc(now)
         self._expire(results)
-        self.session.execute(stmt, [{"b_id": i, "b_result": r} for i, r in results.items()])
+        update_values(self.session, OutboxRow, [
+            {"id": i, "status": OutboxStatus.DONE.value, "result": r, "done_at": at,
+             "last_error": None} for i, r in results.items()], ("id",))
 
     def _expire(self, ids: Iterable[int]) -> None:
         """Rows this session holds among `ids` are read again after a statement changes them

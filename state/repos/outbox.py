@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, tuple_, update
+from sqlalchemy import Row, func, tuple_, update
 from sqlmodel import Session, col, select
 
 from state.claim_locks import ClaimLocks
@@ -29,9 +30,16 @@ CANDIDATES = 4  # PostgreSQL claims read this many batches, skipping rows other 
 DEFAULT_LEASE = timedelta(minutes=2)
 
 
+_TABLE: Any = OutboxRow.__table__  # type: ignore[attr-defined]
+_COLUMNS = tuple(column.name for column in _TABLE.c)  # a plain row of `select(_TABLE)`
+
+
 def item_of(row: Any, *, next_attempt_at: datetime | None = None) -> OutboxItem:
-    """An outbox row (ORM object or plain row) as a value; `next_attempt_at` for a row just
-    claimed (the value its claim set)."""
+    """An outbox row (ORM object, or plain row of all the table's columns) as a value;
+    `next_attempt_at` for a row just claimed (the value its claim set)."""
+    if isinstance(row, Row):
+        # by position: a plain row's attributes are looked up by name, a microsecond each
+        row = SimpleNamespace(**dict(zip(_COLUMNS, row, strict=True)))
     assert row.id is not None
     return OutboxItem(row.id, row.key, row.crm, row.crm_id, row.kind, key_assignment(row.key),
                       row.status, row.attempts, next_attempt_at or row.next_attempt_at,
@@ -105,16 +113,16 @@ class OutboxRepo:
         return self.session.exec(select(OutboxRow).where(
             OutboxRow.portal == self.portal, OutboxRow.key == key)).first()
 
-    def by_keys(self, keys: Iterable[str]) -> dict[str, OutboxItem]:
-        """The rows among `keys`, by key, in one query per 500."""
+    def statuses(self, keys: Iterable[str]) -> dict[str, str]:
+        """The status of the rows among `keys`, by key, in one query per 500 (one column:
+        a task batch asks only whether its owner writes are done)."""
         wanted = sorted(set(keys))
         table = OutboxRow.__table__  # type: ignore[attr-defined]
-        out: dict[str, OutboxItem] = {}
+        out: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
-            # plain rows, not ORM objects: read once and handed on as values
-            stmt = select(table).where(table.c.portal == self.portal,
-                                       table.c.key.in_(wanted[start:start + 500]))
-            out.update({row.key: item_of(row) for row in self.session.execute(stmt)})
+            stmt = select(table.c.key, table.c.status).where(
+                table.c.portal == self.portal, table.c.key.in_(wanted[start:start + 500]))
+            out.update((str(key), str(status)) for key, status in self.session.execute(stmt))
         return out
 
     def done_results(self, keys: Iterable[str]) -> dict[str, str | None]:
@@ -205,11 +213,11 @@ class OutboxRepo:
         ids = sorted(set(outbox_ids))
         if not ids:
             return {}
-        stmt = (update(OutboxRow)
-                .where(col(OutboxRow.portal) == self.portal, col(OutboxRow.id).in_(ids))
-                .values(attempts=col(OutboxRow.attempts) + 1)
-                .returning(col(OutboxRow.id), col(OutboxRow.attempts))
-                .execution_options(synchronize_session=False))
+        table = OutboxRow.__table__  # type: ignore[attr-defined]
+        stmt = (update(table)  # the table's, not the ORM's: rows are values here
+                .where(table.c.portal == self.portal, table.c.id.in_(ids))
+                .values(attempts=table.c.attempts + 1)
+                .returning(table.c.id, table.c.attempts))
         self._expire(ids)
         return {int(i): int(n) for i, n in self.session.execute(stmt)}
 
@@ -227,6 +235,8 @@ class OutboxRepo:
     def _expire(self, ids: Iterable[int]) -> None:
         """Rows this session holds among `ids` are read again after a statement changes them
         behind the ORM's back."""
+        if not self.session.identity_map:
+            return  # no ORM row held (rows are read as plain values on the hot paths)
         for outbox_id in ids:
             row = self.session.identity_map.get(self.session.identity_key(OutboxRow, outbox_id))
             if row is not None:
@@ -249,18 +259,17 @@ class OutboxRepo:
         """
         if not held:
             return set()
+        table = OutboxRow.__table__  # type: ignore[attr-defined]
         stmt = (
-            update(OutboxRow)
+            update(table)  # the table's, not the ORM's: rows are values here
             .where(
-                col(OutboxRow.portal) == self.portal,
-                col(OutboxRow.status) == OutboxStatus.PENDING.value,
-                tuple_(col(OutboxRow.id), col(OutboxRow.next_attempt_at),
-                       col(OutboxRow.attempts)).in_(
+                table.c.portal == self.portal,
+                table.c.status == OutboxStatus.PENDING.value,
+                tuple_(table.c.id, table.c.next_attempt_at, table.c.attempts).in_(
                     [(i, as_utc(t), n) for i, (t, n) in held.items()]),
             )
             .values(next_attempt_at=as_utc(until))
-            .returning(col(OutboxRow.id))
-            .execution_options(synchronize_session=False)
+            .returning(table.c.id)
         )
         self._expire(held)
         return {int(i) for i in self.session.execute(stmt).scalars()}

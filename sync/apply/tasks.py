@@ -41,27 +41,27 @@ from sync.lifecycle import Change, Fact, LeadEvent, transition_many
 
 def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem], int]:
     """Tasks whose owner write is done; others wait (no attempt counted), stale ones end.
-    The batch's owner rows and its leads' assignments are read in one query each."""
+    The batch's owner writes' statuses and its leads' assignments are read in one query
+    each."""
     ready: list[OutboxItem] = []
     deferred = 0
     now = ctx.clock()
     with ctx.store.unit_of_work() as uow:
-        owners = uow.outbox.by_keys(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER)
-                                    for row in rows)
+        owners = uow.outbox.statuses(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER)
+                                     for row in rows)
         leads = uow.leads.assignments(ctx.crm, [row.crm_id for row in rows])
         for row in rows:
             if row.key.startswith(FOLLOW_UP_PREFIX):
                 # a follow-up for a record a person owns (email intake): no owner write
                 ready.append(row)
                 continue
-            owner_row = owners.get(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER))
+            owner = owners.get(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER))
             lead = leads.get(row.crm_id)  # (assignment, status)
             stale = lead is None or lead[0] != row.assignment or lead[1] in (
                 LeadStatus.OVERRIDDEN, LeadStatus.SKIPPED)
-            if stale or owner_row is None or owner_row.status in (OutboxStatus.CANCELLED,
-                                                                  OutboxStatus.FAILED):
+            if stale or owner is None or owner in (OutboxStatus.CANCELLED, OutboxStatus.FAILED):
                 uow.outbox.mark_done(row.id, "superseded", now=now)
-            elif owner_row.status != OutboxStatus.DONE:
+            elif owner != OutboxStatus.DONE:
                 uow.outbox.defer(row.id, now)  # not claimed after all: owner first
                 deferred += 1
             else:

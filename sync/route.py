@@ -254,7 +254,8 @@ def route_waiting(ctx: Context) -> RouteResult:
                                                          lock=True),
                lambda uow, row, roster, now: decide(uow, ctx, row, roster, now, result),
                failed,
-               lambda uow, rows, roster, now: decide_many(uow, ctx, rows, roster, now, result))
+               lambda uow, rows, roster, now: decide_many(uow, ctx, rows, roster, now, result),
+               limit=BATCH)
     return result
 
 
@@ -262,8 +263,10 @@ def in_batches(ctx: Context, fetch: Callable[[UnitOfWork, datetime], Sequence[T]
                handle: Callable[[UnitOfWork, T, RosterState, datetime], RosterState],
                failed: Callable[[UnitOfWork, T, Exception, datetime], None],
                handle_all: Callable[[UnitOfWork, Sequence[T], RosterState, datetime],
-                                    RosterState] | None = None) -> None:
-    """Decide rows a batch per transaction until `fetch` finds none.
+                                    RosterState] | None = None,
+               limit: int | None = None) -> None:
+    """Decide rows a batch per transaction until `fetch` finds none, or, given the `limit`
+    it fetches by, until it finds fewer (the rest came after it looked: the next run's).
 
     The roster is loaded first (it takes the routing lock), then the batch, held. With
     `handle_all` the batch is first decided at once, in a savepoint; if that raises it is
@@ -289,6 +292,8 @@ def in_batches(ctx: Context, fetch: Callable[[UnitOfWork, datetime], Sequence[T]
                     except Exception as exc:
                         failed(uow, row, exc, now)
             uow.commit()
+        if limit is not None and len(rows) < limit:
+            break  # no unit (and routing lock) taken only to find nothing
 
 
 def assign_decided(uow: UnitOfWork, ctx: Context, row: LeadRecord, decision: Decision,

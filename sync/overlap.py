@@ -59,12 +59,16 @@ class Overlap:
         outcome, the pool makes the next call. Owner batches are sent first; each landed
         owner batch sends the tasks it made ready."""
         ctx = self.ctx
+        # until a claim finds none: the page's owner writes were all queued by its routing,
+        # before this began (a retry coming due meanwhile waits for the apply step)
+        owners_due = True
         while True:
             figures = ApplyResult()
             going = not self._stopping()
-            while going and len(flights) < 2:  # the next call goes out before one lands
+            while going and owners_due and len(flights) < 2:  # the next call goes out first
                 owners = send_owners(ctx, pool)
                 if owners is None:
+                    owners_due = False
                     break
                 flights.append(owners)
             if not flights:  # nothing in flight: tasks whose owners were written before

@@ -152,7 +152,13 @@ def _poll(run: Run) -> IngestResult:
             run.on_figures(step, figures)
 
     overlap = Overlap(run.ctx, report, stopping=run.stopping)
-    return poll(run.ctx, on_page=overlap.page_landed, stopping=run.stopping)
+    try:
+        polled = poll(run.ctx, on_page=overlap.page_landed, stopping=run.stopping)
+    except BaseException:
+        overlap.abandon()
+        raise
+    overlap.finish()
+    return polled
 
 
 def _inbox(run: Run) -> IngestResult:

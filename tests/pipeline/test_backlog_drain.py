@@ -3,8 +3,10 @@ while the next pages are fetched, owners compared with what the poll just read."
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -88,3 +90,39 @@ def test_writes_refused_while_the_next_call_is_in_flight_lose_nothing_and_double
     assert sorted(len(box.tasks_for(cid)) for cid in unowned) == [1] * len(unowned)
     for cid in unowned:
         assert box.contact(cid)["properties"]["hubspot_owner_id"] == rows[cid].crm_owner_id
+
+
+def test_a_poll_failing_between_pages_ends_the_task_calls_left_in_flight(
+        box: HubSpotSandbox, make_context: Callable[..., Context]) -> None:
+    """A page's last task calls fly while the next page is routed. When the poll then fails
+    (here the token is refused on a later search), those calls end and their claims are
+    let go (no renewal thread outlives the step), and the next runs create every lead's
+    task once: the tasks the abandoned calls made are found by their markers."""
+    ids = seed(box, 800, owned=30, seed_value=85)  # four search pages
+    unowned = {cid for cid in ids if not box.contact(cid)["properties"].get("hubspot_owner_id")}
+    ctx = make_context(extra_service='claim_lease = "1s"')
+    search = f"POST {SEARCH}"
+
+    def refuse_searches_once_routing(step: Any, figures: Any) -> None:
+        if step.name == "route":  # the first page is routed: a later page's search fails
+            box.route_faults[search] = RouteFault(status=401)
+
+    result = run_steps(Run(ctx, on_figures=refuse_searches_once_routing), STEPS)
+    assert isinstance(result.auth_error, AuthError)
+    assert result.failed_steps == ["poll"]  # and the CRM steps after it were skipped
+    assert len(lead_rows(ctx)) < len(ids)  # the poll ended between pages
+    assert not [t for t in threading.enumerate()
+                if t.name.startswith(("claim-renewal", "crm-writes")) and t.is_alive()]
+    made = len(box.all_tasks())
+    assert 0 < made < len(unowned)
+
+    del box.route_faults[search]
+    time.sleep(2.5)  # the claims of the abandoned task calls lapse
+    for _ in range(3):
+        run_cycle(ctx)
+        if len(box.all_tasks()) == len(unowned):
+            break
+        time.sleep(2.5)
+    rows = lead_rows(ctx)
+    assert {cid for cid, row in rows.items() if row.status == LeadStatus.TASK_CREATED} == unowned
+    assert sorted(len(box.tasks_for(cid)) for cid in unowned) == [1] * len(unowned)

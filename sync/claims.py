@@ -25,16 +25,20 @@ log = get_logger("leadrouter.apply")
 IN_FLIGHT = timedelta(seconds=15)
 
 
+def in_flight_lease(ctx: Context) -> timedelta:
+    """How far a kept claim reaches: renewed in short steps, a worker killed mid-call leaves
+    its rows to the others within IN_FLIGHT (the time a request already sent may still take
+    to land in the CRM), not a whole `claim_lease`."""
+    return min(ctx.config.service.claim_lease, IN_FLIGHT)
+
+
 class KeptClaim:
     """`with KeptClaim(ctx, rows) as claim:` keeps the rows claimed until the block ends
     (`start()` and `stop()` where the claim outlives one block)."""
 
     def __init__(self, ctx: Context, rows: Sequence[OutboxItem]) -> None:
         self._ctx = ctx
-        # renewed in short steps: a worker killed mid-call leaves its rows to the others
-        # within IN_FLIGHT (the time a request already sent may still take to land in the
-        # CRM), not a whole `claim_lease`
-        self._lease = min(ctx.config.service.claim_lease, IN_FLIGHT)
+        self._lease = in_flight_lease(ctx)
         # what our claim left on each row: (next_attempt_at, attempts)
         self._held: dict[int, tuple[datetime, int]] = {
             row.id: (row.next_attempt_at, row.attempts) for row in rows}

@@ -207,16 +207,20 @@ class OutboxRepo:
         """attempts + 1 before a non-idempotent call (so a retry looks before it creates)."""
         return self.count_attempts([outbox_id])[outbox_id]
 
-    def count_attempts(self, outbox_ids: Iterable[int]) -> dict[int, int]:
+    def count_attempts(self, outbox_ids: Iterable[int], *,
+                       claim_until: datetime | None = None) -> dict[int, int]:
         """attempts + 1 of several rows (`count_attempt`), in one statement: row id -> attempts
-        now."""
+        now. `claim_until`: the rows' claim also moves to then (a claim this unit made)."""
         ids = sorted(set(outbox_ids))
         if not ids:
             return {}
         table = OutboxRow.__table__  # type: ignore[attr-defined]
+        values: dict[str, Any] = {"attempts": table.c.attempts + 1}
+        if claim_until is not None:
+            values["next_attempt_at"] = as_utc(claim_until)
         stmt = (update(table)  # the table's, not the ORM's: rows are values here
                 .where(table.c.portal == self.portal, table.c.id.in_(ids))
-                .values(attempts=table.c.attempts + 1)
+                .values(values)
                 .returning(table.c.id, table.c.attempts))
         self._expire(ids)
         return {int(i): int(n) for i, n in self.session.execute(stmt)}

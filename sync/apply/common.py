@@ -72,11 +72,17 @@ def call_crm(pool: Executor | None, call: Callable[..., T], *args: Any) -> Futur
 def claim_batch(ctx: Context, kind: OutboxKind) -> list[OutboxItem]:
     """A batch of due rows of `kind`, claimed (committed at once)."""
     now = ctx.clock()
-    size = _owner_batch(ctx) if kind == OutboxKind.OWNER else batch_size(ctx.connector, BATCH)
     with ctx.store.unit_of_work() as uow:
-        rows = uow.outbox.claim(size, now, lease=ctx.config.service.claim_lease, kind=kind)
+        rows = claim_rows(uow, ctx, kind, now)
         uow.commit()
     return rows
+
+
+def claim_rows(uow: UnitOfWork, ctx: Context, kind: OutboxKind,
+               now: datetime) -> list[OutboxItem]:
+    """A batch of due rows of `kind`, claimed in `uow` (commit it before any CRM call)."""
+    size = _owner_batch(ctx) if kind == OutboxKind.OWNER else batch_size(ctx.connector, BATCH)
+    return uow.outbox.claim(size, now, lease=ctx.config.service.claim_lease, kind=kind)
 
 
 def record_failure(ctx: Context, rows: Sequence[OutboxItem], error: CrmError) -> None:

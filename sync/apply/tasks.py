@@ -2,9 +2,10 @@
 so after a crash or an uncertain failure the next try looks for the task's marker
 (`find_tasks`, which reads the CRM's records, not its lagging search index) before creating
 again. While it looks and while its create is in flight the worker keeps its claim
-(`sync.claims`), and it renews the claim (compare-and-set) right before sending: no other
-worker takes a row, finds no task yet and creates a second one while this worker's create
-may still be applied."""
+(`sync.claims`), and right before sending the claim reaches a kept claim's lease from now
+(set with the attempt count, in the unit that claimed the rows a moment before, or renewed
+by compare-and-set after a lookup): no other worker takes a row, finds no task yet and
+creates a second one while this worker's create may still be applied."""
 
 from __future__ import annotations
 
@@ -27,26 +28,29 @@ from sync.apply.common import (
     ApplyResult,
     backoff,
     call_crm,
-    claim_batch,
+    claim_rows,
     in_bulk,
     in_savepoint,
     record_failure,
 )
 from sync.batches import split_on_refusal
-from sync.claims import KeptClaim
+from sync.claims import KeptClaim, in_flight_lease
 from sync.context import Context
 from sync.intake.keys import FOLLOW_UP_PREFIX
 from sync.lifecycle import Change, Fact, LeadEvent, transition_many
 
 
-def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem], int]:
-    """Tasks whose owner write is done; others wait (no attempt counted), stale ones end.
-    The batch's owner writes' statuses and its leads' assignments are read in one query
-    each."""
+def _claim_ready(ctx: Context) -> tuple[list[OutboxItem], int]:
+    """A batch of tasks claimed and, in the same unit, those whose owner write is done;
+    others wait (no attempt counted), stale ones end. The ready ones' attempts are counted
+    and their claim set to a kept claim's lease from now (`KeptClaim`). The batch's owner
+    writes' statuses and its leads' assignments are read in one query each."""
     ready: list[OutboxItem] = []
     deferred = 0
     now = ctx.clock()
+    until = now + in_flight_lease(ctx)
     with ctx.store.unit_of_work() as uow:
+        rows = claim_rows(uow, ctx, OutboxKind.TASK, now)
         owners = uow.outbox.statuses(outbox_key(row.crm_id, row.assignment, OutboxKind.OWNER)
                                      for row in rows)
         leads = uow.leads.assignments(ctx.crm, [row.crm_id for row in rows])
@@ -68,9 +72,10 @@ def _ready_tasks(ctx: Context, rows: list[OutboxItem]) -> tuple[list[OutboxItem]
                 ready.append(row)
         # counted before the call: after a crash or an uncertain answer the next try
         # searches for the task's marker before creating it
-        attempts = uow.outbox.count_attempts(row.id for row in ready)
+        attempts = uow.outbox.count_attempts((row.id for row in ready), claim_until=until)
         uow.commit()
-    return [replace(row, attempts=attempts[row.id]) for row in ready], deferred
+    return [replace(row, attempts=attempts[row.id], next_attempt_at=until)
+            for row in ready], deferred
 
 
 @dataclass
@@ -101,10 +106,7 @@ def send_tasks(ctx: Context, result: ApplyResult,
     """Claim a batch of tasks whose owner is written, keep the claim, look for those tried
     before, and make the create call: in `pool` (it runs while this thread does other
     work; `land_tasks` waits for it), or here and now."""
-    rows = claim_batch(ctx, OutboxKind.TASK)
-    if not rows:
-        return None
-    ready, deferred = _ready_tasks(ctx, rows)
+    ready, deferred = _claim_ready(ctx)
     result.deferred += deferred
     if not ready:
         return None
@@ -123,7 +125,9 @@ def send_tasks(ctx: Context, result: ApplyResult,
         to_create = [row for row in ready if row.key not in found and row.key not in unsure]
         sent: list[OutboxItem] = []
         if to_create:
-            held = claim.renew()  # right before sending; rows taken meanwhile are not ours
+            # right before sending, the claim reaches a lease from now: as made a moment ago
+            # with the rows, or renewed after the lookup (rows taken meanwhile are not ours)
+            held = claim.renew() if tried else {row.id for row in to_create}
             sent = [row for row in to_create if row.id in held]
         # nothing to send: answered here and now, with no call and no thread
         outcome = call_crm(pool if sent else None, _create, ctx, sent)

@@ -79,8 +79,17 @@ def test_writes_refused_while_the_next_call_is_in_flight_lose_nothing_and_double
     assert not box.all_tasks()
 
     del box.route_faults[route]
-    time.sleep(2.5)  # the unrecorded batch's claim lapses; the refused ones' retry is due
-    for _ in range(3):  # the rows refused once wait out their backoff (2 s)
+    rows = runs_until_every_task_is_made(box, ctx, unowned)
+    for cid in unowned:
+        assert box.contact(cid)["properties"]["hubspot_owner_id"] == rows[cid].crm_owner_id
+
+
+def runs_until_every_task_is_made(box: HubSpotSandbox, ctx: Context,
+                                  unowned: set[str]) -> dict[str, Any]:
+    """Run cycles (a few, 2.5 s apart: lapsed claims, backoffs) until each unowned lead has
+    its task; then each has exactly one and is `task_created`. The lead rows."""
+    time.sleep(2.5)  # claims of calls that were not recorded lapse; refused rows come due
+    for _ in range(3):
         run_cycle(ctx)
         if len(box.all_tasks()) == len(unowned):
             break
@@ -88,8 +97,7 @@ def test_writes_refused_while_the_next_call_is_in_flight_lose_nothing_and_double
     rows = lead_rows(ctx)
     assert {cid for cid, row in rows.items() if row.status == LeadStatus.TASK_CREATED} == unowned
     assert sorted(len(box.tasks_for(cid)) for cid in unowned) == [1] * len(unowned)
-    for cid in unowned:
-        assert box.contact(cid)["properties"]["hubspot_owner_id"] == rows[cid].crm_owner_id
+    return rows
 
 
 def test_a_poll_failing_between_pages_ends_the_task_calls_left_in_flight(
@@ -117,12 +125,4 @@ def test_a_poll_failing_between_pages_ends_the_task_calls_left_in_flight(
     assert 0 < made < len(unowned)
 
     del box.route_faults[search]
-    time.sleep(2.5)  # the claims of the abandoned task calls lapse
-    for _ in range(3):
-        run_cycle(ctx)
-        if len(box.all_tasks()) == len(unowned):
-            break
-        time.sleep(2.5)
-    rows = lead_rows(ctx)
-    assert {cid for cid, row in rows.items() if row.status == LeadStatus.TASK_CREATED} == unowned
-    assert sorted(len(box.tasks_for(cid)) for cid in unowned) == [1] * len(unowned)
+    runs_until_every_task_is_made(box, ctx, unowned)

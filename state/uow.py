@@ -71,7 +71,7 @@ class UnitOfWork:
             raise RuntimeError("unit of work already entered")
         self.session = _UnitSession(self._engine, expire_on_commit=False, autoflush=True)
         self.leads = LeadRepo(self.session, self.portal)
-        self.session.info[_LEADS] = self.leads
+        self.session.info[PENDING_LEADS] = self.leads
         self.pointers = PointerRepo(self.session, self.portal)
         self.cursors = CursorRepo(self.session, self.portal)
         self.outbox = OutboxRepo(self.session, self.portal, claims=self._claims)
@@ -151,7 +151,6 @@ class UnitOfWork:
 
 
 _TRANSIENT = (OperationalError, InterfaceError)
-_LEADS = PENDING_LEADS  # the unit's lead repository, in its session's `info`
 
 
 class _UnitSession(Session):
@@ -162,7 +161,7 @@ class _UnitSession(Session):
 def _send_lead_changes(state: ORMExecuteState) -> None:
     # every statement of the unit reads what its lead changes made, as the ORM's autoflush
     # would for ORM rows (the repository keeps them until a flush, to send them together)
-    leads = state.session.info.get(_LEADS)
+    leads = state.session.info.get(PENDING_LEADS)
     if leads is not None:
         leads.flush()
 

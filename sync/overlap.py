@@ -30,9 +30,9 @@ Report = Callable[[str, Any], None]  # (step name "route" | "apply", its figures
 class Overlap:
     """`poll(ctx, on_page=overlap.page_landed)`: after each page's commit, route what
     landed and perform the writes due, reporting the route and apply figures through
-    `report`; then `finish()` when the poll returns (or `abandon()` when it raises). A CRM
-    error of a write is recorded on its outbox rows by `apply` (and met again by the
-    pipeline's apply step); an auth error ends the poll step.
+    `report`; then `finish()` when the poll returns, and `abandon()` when the poll or
+    `finish()` raises. A CRM error of a write is recorded on its outbox rows by `apply`
+    (and met again by the pipeline's apply step); an auth error ends the poll step.
 
     A page's last task calls are left in flight while the next page is recorded and
     routed, and land with that page's writes: the first owner call of a page can go out
@@ -54,21 +54,13 @@ class Overlap:
         self._report("route", route_waiting(self.ctx))
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-writes")
-        try:
-            self._write(self._pool, self._flights, last=not more)
-        except BaseException:
-            self.abandon()
-            raise
+        self._write(self._pool, self._flights, last=not more)
 
     def finish(self) -> None:
         """The poll is over: land the calls still in flight, then let the thread go."""
         if self._pool is None:
             return
-        try:
-            self._write(self._pool, self._flights, last=True)
-        except BaseException:
-            self.abandon()
-            raise
+        self._write(self._pool, self._flights, last=True)
         self._close()
 
     def abandon(self) -> None:

@@ -154,10 +154,10 @@ def _poll(run: Run) -> IngestResult:
     overlap = Overlap(run.ctx, report, stopping=run.stopping)
     try:
         polled = poll(run.ctx, on_page=overlap.page_landed, stopping=run.stopping)
-    except BaseException:
+        overlap.finish()
+    except BaseException:  # the calls still in flight end, then their claims
         overlap.abandon()
         raise
-    overlap.finish()
     return polled
 
 

@@ -116,7 +116,7 @@ def insert_values(session: Session, model: type[SQLModel], rows: Sequence[Mappin
     connection = session.connection()
     dialect = connection.dialect
     binds, defaults = _binds(table, names, dialect)
-    width = len(names) + len(defaults)
+    columns = names + tuple(_defaulted(table, names))
     flat: list[Any] = []
     out: list[tuple[Any, ...]] = []
     _send_pending_leads(session)
@@ -128,9 +128,8 @@ def insert_values(session: Session, model: type[SQLModel], rows: Sequence[Mappin
                 raise ValueError(f"rows for {table.name} have different columns")
             flat.extend(bind(row[name]) for name, bind in zip(names, binds, strict=True))
             flat.extend(defaults)
-        sql = _insert_sql(table, names + tuple(_defaulted(table, names)), len(chunk),
-                          tuple(conflict or ()), tuple(returning), dialect)
-        assert len(flat) == width * len(chunk)
+        sql = _insert_sql(table, columns, len(chunk), tuple(conflict or ()),
+                          tuple(returning), dialect)
         out.extend(tuple(r) for r in connection.exec_driver_sql(sql, tuple(flat)))
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Table, literal_column
@@ -116,6 +117,7 @@ def insert_values(session: Session, model: type[SQLModel], rows: Sequence[Mappin
     connection = session.connection()
     dialect = connection.dialect
     binds, defaults = _binds(table, names, dialect)
+    bound = _row_binder(names, binds)
     columns = names + tuple(_defaulted(table, names))
     flat: list[Any] = []
     out: list[tuple[Any, ...]] = []
@@ -126,7 +128,7 @@ def insert_values(session: Session, model: type[SQLModel], rows: Sequence[Mappin
         for row in chunk:
             if len(row) != len(names):
                 raise ValueError(f"rows for {table.name} have different columns")
-            flat.extend(bind(row[name]) for name, bind in zip(names, binds, strict=True))
+            flat.extend(bound(row))
             flat.extend(defaults)
         sql = _insert_sql(table, columns, len(chunk), tuple(conflict or ()),
                           tuple(returning), dialect)
@@ -146,15 +148,43 @@ def update_values(session: Session, model: type[SQLModel], rows: Sequence[Mappin
     setting = tuple(n for n in names if n not in by)
     order = setting + tuple(by)
     connection = session.connection()
-    binds = [_bind_of(table.c[name], connection.dialect) for name in order]
+    bound = _row_binder(order, [_bind_of(table.c[name], connection.dialect) for name in order])
     params = []
     for row in rows:
         if len(row) != len(names):
             raise ValueError(f"rows for {table.name} have different columns")
-        params.append(tuple(bind(row[name]) for name, bind in zip(order, binds, strict=True)))
+        params.append(tuple(bound(row)))
     _send_pending_leads(session)
     connection.exec_driver_sql(
         _update_sql(table, setting, tuple(by), unset, connection.dialect), params)
+
+
+def driver_rows(session: Session, sql: str, params: Sequence[Any],
+                columns: Sequence[Column[Any]]) -> list[list[Any]]:
+    """The rows of `sql` (its result is `columns`, in order), sent to the driver as it is,
+    each value converted by its column's type as SQLAlchemy converts it (see
+    `insert_values`); pending lead changes are sent first."""
+    _send_pending_leads(session)
+    connection = session.connection()
+    converting = [(i, _result_of(column, connection.dialect)) for i, column in enumerate(columns)]
+    converting = [(i, convert) for i, convert in converting if convert is not _identity]
+    out = []
+    for row in connection.exec_driver_sql(sql, tuple(params)):
+        values = list(row)
+        for i, convert in converting:
+            values[i] = convert(values[i])
+        out.append(values)
+    return out
+
+
+def bind_value(session: Session, column: Column[Any], value: Any) -> Any:
+    """`value` as the driver takes it for `column` (its type's bind conversion)."""
+    return _bind_of(column, session.get_bind().dialect)(value)
+
+
+def _result_of(column: Column[Any], dialect: Dialect) -> _Bind:
+    process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    return process or _identity
 
 
 def _send_pending_leads(session: Session) -> None:
@@ -175,6 +205,27 @@ _Bind = Callable[[Any], Any]
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _row_binder(names: Sequence[str], binds: Sequence[_Bind]
+                ) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """A row's values in `names`' order, bound: taken in one C call, and only the columns
+    whose type converts (times, JSON) pass a function (a backlog binds over a million
+    values, most of them ids and strings)."""
+    take = itemgetter(*names)
+    converting = [(i, bind) for i, bind in enumerate(binds) if bind is not _identity]
+    if len(names) == 1:
+        only = binds[0]
+        return lambda row: (only(take(row)),)
+    if not converting:
+        return take
+
+    def bound(row: Mapping[str, Any]) -> Sequence[Any]:
+        values = list(take(row))
+        for i, bind in converting:
+            values[i] = bind(values[i])
+        return values
+    return bound
 
 
 def _binds(table: Table, names: Sequence[str], dialect: Dialect) -> tuple[list[_Bind], list[Any]]:

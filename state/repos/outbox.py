@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,7 +22,13 @@ from state.outbox_payloads import (
     key_assignment,
     outbox_key,
 )
-from state.repos._sql import insert_ignore, insert_ignore_many, update_values
+from state.repos._sql import (
+    bind_value,
+    driver_rows,
+    insert_ignore,
+    insert_ignore_many,
+    update_values,
+)
 from state.tables import DEFAULT_PORTAL, OutboxKind, OutboxRow, OutboxStatus
 from state.types import as_utc, utcnow
 
@@ -44,6 +51,22 @@ def item_of(row: Any, *, next_attempt_at: datetime | None = None) -> OutboxItem:
     return OutboxItem(row.id, row.key, row.crm, row.crm_id, row.kind, key_assignment(row.key),
                       row.status, row.attempts, next_attempt_at or row.next_attempt_at,
                       dict(row.payload or {}), row.last_error, row.result, row.done_at)
+
+
+# what a claim hands on of each row (all but the times it sets or does not need)
+_CLAIMED_NAMES = ("id", "key", "crm", "crm_id", "kind", "status", "attempts", "payload",
+                  "last_error", "result", "done_at")
+_CLAIMED = tuple(_TABLE.c[name] for name in _CLAIMED_NAMES)
+
+
+@lru_cache(maxsize=2)
+def _claim_sql(of_kind: bool) -> str:
+    """SQLite's claim: due pending rows in enqueue order, their next attempt moved to the
+    lease's end, in one statement (parameters: until, portal, status, now[, kind], limit)."""
+    kind = " AND kind = ?" if of_kind else ""
+    return (f"UPDATE outbox SET next_attempt_at = ? WHERE id IN (SELECT id FROM outbox"
+            f" WHERE portal = ? AND status = ? AND next_attempt_at <= ?{kind}"
+            f" ORDER BY id LIMIT ?) RETURNING {', '.join(_CLAIMED_NAMES)}")
 
 
 class OutboxRepo:
@@ -180,17 +203,22 @@ class OutboxRepo:
         """
         if self.claims is not None:
             return self._claim_locked(limit, now, lease, kind)
-        # SQLite: the unit holds the write lock, so reading then updating is atomic
-        table = OutboxRow.__table__  # type: ignore[attr-defined]
-        rows = self._pending(limit, now, kind=kind, lock=True)
-        if not rows:
-            return []
+        # SQLite: the unit holds the write lock, so one statement picks and takes the rows
+        # (sent as it is: this runs for every batch of a backlog)
         until = as_utc(now) + lease
-        ids = [row.id for row in rows]
-        self._expire(ids)
-        self.session.execute(update(table).where(table.c.id.in_(ids))
-                             .values(next_attempt_at=until))
-        return [item_of(row, next_attempt_at=until) for row in rows]
+        params: list[Any] = [bind_value(self.session, _TABLE.c.next_attempt_at, until),
+                             self.portal, OutboxStatus.PENDING.value,
+                             bind_value(self.session, _TABLE.c.next_attempt_at, as_utc(now))]
+        if kind is not None:
+            params.append(OutboxKind(kind).value)
+        rows = driver_rows(self.session, _claim_sql(kind is not None), [*params, limit],
+                           _CLAIMED)
+        rows.sort(key=lambda values: values[0])  # RETURNING keeps no order: enqueue order
+        self._expire(values[0] for values in rows)
+        return [OutboxItem(row_id, key, crm, crm_id, kind, key_assignment(key), status,
+                           attempts, until, dict(payload or {}), last_error, result, done_at)
+                for (row_id, key, crm, crm_id, kind, status, attempts, payload, last_error,
+                     result, done_at) in rows]
 
     def _claim_locked(self, limit: int, now: datetime, lease: timedelta,
                       kind: OutboxKind | str | None) -> list[OutboxItem]:

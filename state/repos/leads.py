@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from state.crm_kinds import checked_crm
 from state.records import LeadRecord, WatchedLead
-from state.repos._sql import insert_ignore_many, update_values
+from state.repos._sql import insert_ignore_many, select_in, update_values
 from state.repos.lead_values import (
     RECORD_COLUMNS,
     clean_attributes,
@@ -109,12 +109,10 @@ class LeadRepo:
         ids = list(crm_ids)
         records = self._records
         wanted = sorted({i for i in ids if (crm, i) not in records})
-        for start in range(0, len(wanted), 500):
-            stmt = sa_select(*RECORD_COLUMNS).where(
-                _C.portal == self.portal, _C.crm == crm, _C.crm_id.in_(wanted[start:start + 500]))
-            for row in self.session.execute(stmt):
-                record = record_of(row)
-                records[(crm, record.crm_id)] = record
+        for row in select_in(self.session, RECORD_COLUMNS,
+                             {"portal": self.portal, "crm": crm}, "crm_id", wanted):
+            record = record_of(row)
+            records[(crm, record.crm_id)] = record
         out: dict[str, LeadRecord] = {}
         for crm_id in ids:
             known = records.get((crm, crm_id))
@@ -349,13 +347,9 @@ class LeadRepo:
 
     def _columns(self, crm: str, crm_ids: Iterable[str],
                  *columns: Any) -> dict[str, tuple[Any, ...]]:
-        ids = sorted(set(crm_ids))
-        out: dict[str, tuple[Any, ...]] = {}
-        for start in range(0, len(ids), 500):
-            stmt = sa_select(_C.crm_id, *columns).where(
-                _C.portal == self.portal, _C.crm == crm, _C.crm_id.in_(ids[start:start + 500]))
-            out.update({str(row[0]): tuple(row[1:]) for row in self.session.execute(stmt)})
-        return out
+        rows = select_in(self.session, (_C.crm_id, *columns),
+                         {"portal": self.portal, "crm": crm}, "crm_id", sorted(set(crm_ids)))
+        return {str(row[0]): tuple(row[1:]) for row in rows}
 
     def count_by_status(self) -> dict[str, int]:
         stmt = (sa_select(_C.status, func.count()).where(_C.portal == self.portal)

@@ -27,6 +27,7 @@ from state.repos._sql import (
     driver_rows,
     insert_ignore,
     insert_ignore_many,
+    select_in,
     update_values,
 )
 from state.tables import DEFAULT_PORTAL, OutboxKind, OutboxRow, OutboxStatus
@@ -139,14 +140,9 @@ class OutboxRepo:
     def statuses(self, keys: Iterable[str]) -> dict[str, str]:
         """The status of the rows among `keys`, by key, in one query per 500 (one column:
         a task batch asks only whether its owner writes are done)."""
-        wanted = sorted(set(keys))
-        table = OutboxRow.__table__  # type: ignore[attr-defined]
-        out: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            stmt = select(table.c.key, table.c.status).where(
-                table.c.portal == self.portal, table.c.key.in_(wanted[start:start + 500]))
-            out.update((str(key), str(status)) for key, status in self.session.execute(stmt))
-        return out
+        rows = select_in(self.session, (_TABLE.c.key, _TABLE.c.status),
+                         {"portal": self.portal}, "key", sorted(set(keys)))
+        return {str(key): str(status) for key, status in rows}
 
     def done_results(self, keys: Iterable[str]) -> dict[str, str | None]:
         """`result` of the done rows among `keys` (e.g. created task ids), in one query."""

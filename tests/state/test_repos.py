@@ -420,6 +420,49 @@ def test_outbox_claim_leases_rows(store: Store) -> None:
         ]
 
 
+def test_an_outbox_claim_of_one_kind_hands_out_its_rows_as_stored(store: Store) -> None:
+    payload = {"owner_id": "1001", "due": "2026-03-02T16:00:00+00:00", "priority": "HIGH"}
+    with store.unit_of_work() as uow:
+        uow.outbox.enqueue("lead/7/v1/owner", HS, "7", "owner", {"owner_id": "1001"}, now=T0)
+        uow.outbox.enqueue("lead/7/v1/task", HS, "7", "task", payload, now=T0)
+        uow.outbox.enqueue("lead/8/v1/task", HS, "8", "task", {}, now=T0 + timedelta(hours=1))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        (claimed,) = uow.outbox.claim(10, T0, lease=timedelta(minutes=2), kind="task")
+        uow.commit()
+    assert (claimed.key, claimed.crm, claimed.crm_id, claimed.kind, claimed.assignment) == (
+        "lead/7/v1/task", HS, "7", "task", 1)
+    assert (claimed.status, claimed.attempts, claimed.done_at) == ("pending", 0, None)
+    assert claimed.payload == payload
+    if store.engine.dialect.name == "postgresql":
+        return  # a claim there is a lock of the worker's session (tests/scale/test_claims.py)
+    assert claimed.next_attempt_at == T0 + timedelta(minutes=2)
+    with store.unit_of_work() as uow:  # the claim is stored: the row is not due before then
+        assert [r.key for r in uow.outbox.pending(10, T0 + timedelta(minutes=1))] == [
+            "lead/7/v1/owner"]
+        assert uow.outbox.get("lead/7/v1/task").next_attempt_at == (  # type: ignore[union-attr]
+            T0 + timedelta(minutes=2))
+
+
+def test_reads_by_crm_id_and_by_key_take_more_than_one_statement(store: Store) -> None:
+    """Reads of many ids go 500 to a statement: all are read, none twice."""
+    ids = [str(5000 + i) for i in range(1203)]
+    with store.unit_of_work() as uow:
+        uow.leads.add_seen_many(HS, [(i, T0, {"state": "CA", "insurance": i}) for i in ids],
+                                now=T0)
+        for crm_id in ids[:700]:
+            uow.outbox.enqueue(f"lead/{crm_id}/v1/owner", HS, crm_id, "owner", {}, now=T0)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        leads = uow.leads.get_many(HS, [*ids, "404"])
+        assert sorted(leads) == sorted(ids)
+        assert all(lead.attributes == {"state": "CA", "insurance": lead.crm_id}
+                   and lead.created_at == T0 for lead in leads.values())
+        assert uow.leads.assignments(HS, ids) == {i: (0, "seen") for i in ids}
+        keys = [f"lead/{i}/v1/owner" for i in ids]
+        assert uow.outbox.statuses(keys) == {key: "pending" for key in keys[:700]}
+
+
 def test_unknown_crm_is_refused(store: Store) -> None:
     with store.unit_of_work() as uow:
         with pytest.raises(ValueError):

@@ -33,6 +33,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 from state import open_store  # noqa: E402
+from state.db import WAL_CHECKPOINT_PAGES  # noqa: E402
 
 T = TypeVar("T")
 P = "default"
@@ -174,6 +175,7 @@ def main() -> None:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
+        db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         wall, cpu = time.perf_counter(), time.process_time()
         transactions = drain(db, args.leads, args.batch)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -204,10 +204,10 @@ def _parse(url: str) -> URL:
 
 # WAL pages between automatic checkpoints (SQLite's default: 1,000, about 4 MB). A
 # checkpoint syncs the log, copies its pages into the database and syncs that, inside the
-# commit that crosses the mark, so a 10,000-lead backlog (about 270 pages per
-# transaction) spent 3.3 s of its 25 s waiting in those commits (bench/backlog.py); at
-# 10,000 pages (about 40 MB of log) it waits 1.5 s, and a page changed in many
-# transactions is copied once per checkpoint instead of once every few commits.
+# commit that crosses the mark: on a 10,000-lead backlog (bench/backlog.py, about 200 log
+# pages per transaction) the commits took 4.6 to 4.8 s in all, 2.7 to 2.9 s at 10,000
+# pages (about 40 MB of log) and 1.3 to 1.4 s with no checkpoint; and a page changed in
+# many transactions is copied once per checkpoint instead of once every few commits.
 WAL_CHECKPOINT_PAGES = 10_000
 
 

@@ -166,15 +166,8 @@ def driver_rows(session: Session, sql: str, params: Sequence[Any],
     `insert_values`); pending lead changes are sent first."""
     _send_pending_leads(session)
     connection = session.connection()
-    converting = [(i, _result_of(column, connection.dialect)) for i, column in enumerate(columns)]
-    converting = [(i, convert) for i, convert in converting if convert is not _identity]
-    out = []
-    for row in connection.exec_driver_sql(sql, tuple(params)):
-        values = list(row)
-        for i, convert in converting:
-            values[i] = convert(values[i])
-        out.append(values)
-    return out
+    converted = _converter([_result_of(column, connection.dialect) for column in columns])
+    return [list(converted(row)) for row in connection.exec_driver_sql(sql, tuple(params))]
 
 
 def select_in(session: Session, columns: Sequence[Column[Any]], equal: Mapping[str, Any],
@@ -228,25 +221,34 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _converter(functions: Sequence[_Bind]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """Values converted by position, by `functions`: only the positions whose type converts
+    (times, JSON) pass a function (a backlog converts over a million values, most of them
+    ids and strings)."""
+    converting = [(i, function) for i, function in enumerate(functions)
+                  if function is not _identity]
+    if not converting:
+        return _identity
+
+    def converted(values: Sequence[Any]) -> Sequence[Any]:
+        out = list(values)
+        for i, function in converting:
+            out[i] = function(out[i])
+        return out
+    return converted
+
+
 def _row_binder(names: Sequence[str], binds: Sequence[_Bind]
                 ) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
-    """A row's values in `names`' order, bound: taken in one C call, and only the columns
-    whose type converts (times, JSON) pass a function (a backlog binds over a million
-    values, most of them ids and strings)."""
+    """A row's values in `names`' order, taken in one C call, bound (`_converter`)."""
     take = itemgetter(*names)
-    converting = [(i, bind) for i, bind in enumerate(binds) if bind is not _identity]
     if len(names) == 1:
         only = binds[0]
         return lambda row: (only(take(row)),)
-    if not converting:
+    bound = _converter(binds)
+    if bound is _identity:
         return take
-
-    def bound(row: Mapping[str, Any]) -> Sequence[Any]:
-        values = list(take(row))
-        for i, bind in converting:
-            values[i] = bind(values[i])
-        return values
-    return bound
+    return lambda row: bound(take(row))
 
 
 def _binds(table: Table, names: Sequence[str], dialect: Dialect) -> tuple[list[_Bind], list[Any]]:

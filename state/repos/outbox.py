@@ -49,9 +49,18 @@ def item_of(row: Any, *, next_attempt_at: datetime | None = None) -> OutboxItem:
         # by position: a plain row's attributes are looked up by name, a microsecond each
         row = SimpleNamespace(**dict(zip(_COLUMNS, row, strict=True)))
     assert row.id is not None
-    return OutboxItem(row.id, row.key, row.crm, row.crm_id, row.kind, key_assignment(row.key),
-                      row.status, row.attempts, next_attempt_at or row.next_attempt_at,
-                      dict(row.payload or {}), row.last_error, row.result, row.done_at)
+    return _item(row.id, row.key, row.crm, row.crm_id, row.kind, row.status, row.attempts,
+                 next_attempt_at or row.next_attempt_at, row.payload, row.last_error,
+                 row.result, row.done_at)
+
+
+def _item(row_id: int, key: str, crm: str, crm_id: str, kind: str, status: str, attempts: int,
+          next_attempt_at: datetime, payload: Mapping[str, Any] | None, last_error: str | None,
+          result: str | None, done_at: datetime | None) -> OutboxItem:
+    """An outbox row's values as an item: its assignment parsed from the key, its payload a
+    copy (changing an item's payload changes nothing stored)."""
+    return OutboxItem(row_id, key, crm, crm_id, kind, key_assignment(key), status, attempts,
+                      next_attempt_at, dict(payload or {}), last_error, result, done_at)
 
 
 # what a claim hands on of each row (all but the times it sets or does not need)
@@ -171,13 +180,12 @@ class OutboxRepo:
                  lock: bool) -> list[Any]:
         """Due pending rows, in enqueue order, as plain rows (`item_of` takes them): a row
         is read once and handed on, never changed through the ORM."""
-        table = OutboxRow.__table__  # type: ignore[attr-defined]
-        stmt = select(table).where(
-            table.c.portal == self.portal, table.c.status == OutboxStatus.PENDING.value,
-            table.c.next_attempt_at <= as_utc(now))
+        stmt = select(_TABLE).where(
+            _TABLE.c.portal == self.portal, _TABLE.c.status == OutboxStatus.PENDING.value,
+            _TABLE.c.next_attempt_at <= as_utc(now))
         if kind is not None:
-            stmt = stmt.where(table.c.kind == OutboxKind(kind).value)
-        stmt = stmt.order_by(table.c.id).limit(limit)
+            stmt = stmt.where(_TABLE.c.kind == OutboxKind(kind).value)
+        stmt = stmt.order_by(_TABLE.c.id).limit(limit)
         if lock:
             stmt = stmt.with_for_update(skip_locked=True)
         return list(self.session.execute(stmt).all())
@@ -211,8 +219,8 @@ class OutboxRepo:
                            _CLAIMED)
         rows.sort(key=lambda values: values[0])  # RETURNING keeps no order: enqueue order
         self._expire(values[0] for values in rows)
-        return [OutboxItem(row_id, key, crm, crm_id, kind, key_assignment(key), status,
-                           attempts, until, dict(payload or {}), last_error, result, done_at)
+        return [_item(row_id, key, crm, crm_id, kind, status, attempts, until, payload,
+                      last_error, result, done_at)
                 for (row_id, key, crm, crm_id, kind, status, attempts, payload, last_error,
                      result, done_at) in rows]
 
@@ -238,14 +246,13 @@ class OutboxRepo:
         ids = sorted(set(outbox_ids))
         if not ids:
             return {}
-        table = OutboxRow.__table__  # type: ignore[attr-defined]
-        values: dict[str, Any] = {"attempts": table.c.attempts + 1}
+        values: dict[str, Any] = {"attempts": _TABLE.c.attempts + 1}
         if claim_until is not None:
             values["next_attempt_at"] = as_utc(claim_until)
-        stmt = (update(table)  # the table's, not the ORM's: rows are values here
-                .where(table.c.portal == self.portal, table.c.id.in_(ids))
+        stmt = (update(_TABLE)  # the table's, not the ORM's: rows are values here
+                .where(_TABLE.c.portal == self.portal, _TABLE.c.id.in_(ids))
                 .values(values)
-                .returning(table.c.id, table.c.attempts))
+                .returning(_TABLE.c.id, _TABLE.c.attempts))
         self._expire(ids)
         return {int(i): int(n) for i, n in self.session.execute(stmt)}
 
@@ -287,17 +294,16 @@ class OutboxRepo:
         """
         if not held:
             return set()
-        table = OutboxRow.__table__  # type: ignore[attr-defined]
         stmt = (
-            update(table)  # the table's, not the ORM's: rows are values here
+            update(_TABLE)  # the table's, not the ORM's: rows are values here
             .where(
-                table.c.portal == self.portal,
-                table.c.status == OutboxStatus.PENDING.value,
-                tuple_(table.c.id, table.c.next_attempt_at, table.c.attempts).in_(
+                _TABLE.c.portal == self.portal,
+                _TABLE.c.status == OutboxStatus.PENDING.value,
+                tuple_(_TABLE.c.id, _TABLE.c.next_attempt_at, _TABLE.c.attempts).in_(
                     [(i, as_utc(t), n) for i, (t, n) in held.items()]),
             )
             .values(next_attempt_at=as_utc(until))
-            .returning(table.c.id)
+            .returning(_TABLE.c.id)
         )
         self._expire(held)
         return {int(i) for i in self.session.execute(stmt).scalars()}

@@ -42,16 +42,14 @@ _TABLE: Any = OutboxRow.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(column.name for column in _TABLE.c)  # a plain row of `select(_TABLE)`
 
 
-def item_of(row: Any, *, next_attempt_at: datetime | None = None) -> OutboxItem:
-    """An outbox row (ORM object, or plain row of all the table's columns) as a value;
-    `next_attempt_at` for a row just claimed (the value its claim set)."""
+def item_of(row: Any) -> OutboxItem:
+    """An outbox row (ORM object, or plain row of all the table's columns) as a value."""
     if isinstance(row, Row):
         # by position: a plain row's attributes are looked up by name, a microsecond each
         row = SimpleNamespace(**dict(zip(_COLUMNS, row, strict=True)))
     assert row.id is not None
     return _item(row.id, row.key, row.crm, row.crm_id, row.kind, row.status, row.attempts,
-                 next_attempt_at or row.next_attempt_at, row.payload, row.last_error,
-                 row.result, row.done_at)
+                 row.next_attempt_at, row.payload, row.last_error, row.result, row.done_at)
 
 
 def _item(row_id: int, key: str, crm: str, crm_id: str, kind: str, status: str, attempts: int,
